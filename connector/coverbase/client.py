@@ -1,0 +1,470 @@
+"""CoverbaseClient: the one object every Coverbase call goes through.
+
+Retry decisions (contract §1.8, §3 items 5, 8, 11):
+- GET, PATCH, DELETE, PUT and POSTs that carry an ``Idempotency-Key`` are safe to re-send:
+  5xx, timeouts and resets are retried with backoff;
+- ``POST /v1/users`` is create-or-get by email, so it is safe even without a key;
+- other POSTs (services, BOMs) are not: a lost response raises ``CoverbaseAmbiguousWrite``
+  and the caller reads back before trying again;
+- a 429, or a connection that was never established, is safe for every method because the
+  server did not process the request.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from connector.coverbase import uploadable_url
+from connector.coverbase.errors import (
+    CoverbaseAmbiguousWrite,
+    CoverbaseError,
+    CoverbaseNotFound,
+    CoverbaseRateLimited,
+    CoverbaseTransportError,
+    CoverbaseUnexpectedResponse,
+    error_from_response,
+    request_id_of,
+)
+from connector.coverbase.models import (
+    Archived,
+    Assessment,
+    AssessmentCreate,
+    AuthTest,
+    Bom,
+    BomCreate,
+    Document,
+    DocumentDownload,
+    DocumentFields,
+    DocumentUpdate,
+    Service,
+    ServiceCreate,
+    ServiceUpdate,
+    User,
+    UserCreate,
+    UserResolution,
+    UserUpdate,
+    Vendor,
+    VendorCreate,
+    VendorSummary,
+    VendorUpdate,
+    WorkflowRun,
+    WorkflowRunRequest,
+)
+from connector.errors import ConfigError
+from connector.http.gate import RequestGate
+from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
+from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry, redact_key
+from connector.http.retrying import RetrySettings, call_with_retries
+from connector.http.safety import require_safe_base_url
+
+DEFAULT_API_URL = "https://api.coverbase.app"
+USER_AGENT = "servicenow-coverbase-connector/0.1"
+SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+MAX_PAGE = 200
+
+M = TypeVar("M", bound=BaseModel)
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _is_safe(method: str, idempotency_key: str | None, retry_safe: bool | None) -> bool:
+    if retry_safe is not None:
+        return retry_safe
+    return method in SAFE_METHODS or idempotency_key is not None
+
+
+def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    # Verification is always on; a private CA bundle may be added, never "verify=False".
+    return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+
+
+class CoverbaseClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 120.0,
+        rate_limit_per_second: float | None = None,
+        max_concurrency: int = 8,
+        retry: RetrySettings | None = None,
+        request_hook: RequestHook | None = None,
+        ca_bundle: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep=time.sleep,
+    ) -> None:
+        self.base_url = require_safe_base_url(base_url or DEFAULT_API_URL, "COVERBASE_API_URL")
+        if not api_key:
+            raise ConfigError("COVERBASE_API_KEY is not set")
+        verify = _verify(ca_bundle)
+        limits = httpx.Limits(
+            max_connections=max_concurrency * 2, max_keepalive_connections=max_concurrency
+        )
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
+            timeout=httpx.Timeout(timeout, connect=15.0),
+            verify=verify,
+            limits=limits,
+            transport=transport,
+            follow_redirects=False,
+        )
+        # Presigned upload targets must never receive the bearer token.
+        self._plain = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=15.0), verify=verify, transport=transport
+        )
+        self.gate = RequestGate(rate_limit_per_second=rate_limit_per_second, max_concurrency=max_concurrency)
+        self.retry = retry or RetrySettings()
+        self.request_hook = request_hook
+        self.calls = CallCounter()
+        self._sleep = sleep
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+        self._plain.close()
+
+    def __enter__(self) -> CoverbaseClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CoverbaseClient({self.base_url!r})"
+
+    def _log(self, method: str, path: str, status: int | None, t0: float, attempt: int,
+             key: str | None, error: str | None, request_id: str | None) -> None:
+        if self.request_hook is None:
+            return
+        self.request_hook(
+            RequestLogEntry(
+                api="coverbase", method=method, path=path, status=status,
+                duration_ms=round((time.monotonic() - t0) * 1000, 2), attempt=attempt,
+                idempotency_key=redact_key(key), error=error, request_id=request_id,
+            )
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        body: MultipartBody | None = None,
+        idempotency_key: str | None = None,
+        retry_safe: bool | None = None,
+        allow_status: Sequence[int] = (),
+        client: httpx.Client | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response (or one in ``allow_status``)."""
+        safe = _is_safe(method, idempotency_key, retry_safe)
+        http = client or self._http
+        attempt = 0
+
+        def once() -> httpx.Response:
+            nonlocal attempt
+            attempt += 1
+            headers = dict(extra_headers or {})
+            if idempotency_key:
+                headers["Idempotency-Key"] = idempotency_key
+            content = None
+            if body is not None:
+                headers["Content-Type"] = body.content_type_header
+                if body.content_length is not None:
+                    headers["Content-Length"] = str(body.content_length)
+                content = body.chunks()
+            t0 = time.monotonic()
+            with self.gate.slot():
+                self.calls.add(method)
+                try:
+                    resp = http.request(
+                        method, path, params=params, json=json, content=content, headers=headers
+                    )
+                except httpx.HTTPError as exc:
+                    sent = not isinstance(exc, _NOT_SENT)
+                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    self._log(method, path, None, t0, attempt, idempotency_key, reason, None)
+                    if sent and not safe:
+                        raise CoverbaseAmbiguousWrite(
+                            f"no response ({reason}); the write may have been committed",
+                            method=method, path=path,
+                        ) from None
+                    raise CoverbaseTransportError(reason, sent=sent, method=method, path=path) from None
+            rid = request_id_of(resp)
+            if resp.is_success or resp.status_code in allow_status:
+                self._log(method, path, resp.status_code, t0, attempt, idempotency_key, None, rid)
+                return resp
+            err = error_from_response(resp, method, path)
+            self._log(method, path, resp.status_code, t0, attempt, idempotency_key, err.code or err.kind, rid)
+            if isinstance(err, CoverbaseRateLimited):
+                self.gate.pause_for(err.retry_after if err.retry_after is not None
+                                    else self.retry.rate_limit_default_wait)
+                raise err
+            if err.retryable and not safe:
+                raise CoverbaseAmbiguousWrite(
+                    f"{err.status} {err.code or ''} {err.message}; the write may have been committed".strip(),
+                    status=err.status, code=err.code, method=method, path=path, request_id=rid,
+                )
+            raise err
+
+        return call_with_retries(once, self.retry, sleep=self._sleep)
+
+    def _json(self, resp: httpx.Response, method: str, path: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise CoverbaseUnexpectedResponse(
+                f"{resp.status_code} response is not JSON", status=resp.status_code,
+                method=method, path=path, request_id=request_id_of(resp),
+            ) from None
+
+    def _call(self, model: type[M], method: str, path: str, **kw: Any) -> M:
+        resp = self._request(method, path, **kw)
+        try:
+            return model.model_validate(self._json(resp, method, path))
+        except (ValueError, CoverbaseUnexpectedResponse) as exc:
+            message = f"{resp.status_code} response does not match {model.__name__}: {exc}".splitlines()[0]
+            # The server said 2xx: a non-idempotent write did happen, we just cannot read its id.
+            unsafe = not _is_safe(method, kw.get("idempotency_key"), kw.get("retry_safe"))
+            cls = CoverbaseAmbiguousWrite if unsafe else CoverbaseUnexpectedResponse
+            raise cls(message, status=resp.status_code, method=method, path=path,
+                      request_id=request_id_of(resp)) from None
+
+    def _paginate(self, model: type[M], path: str, params: dict[str, Any], page_size: int) -> Iterator[M]:
+        """Offset paging over any of the three list envelopes of contract §1.7."""
+        page_size = max(1, min(page_size, MAX_PAGE))
+        offset = 0
+        while True:
+            resp = self._request("GET", path, params={**params, "limit": page_size, "offset": offset})
+            body = self._json(resp, "GET", path)
+            if not isinstance(body, dict):
+                raise CoverbaseUnexpectedResponse("list response is not an object", method="GET", path=path)
+            if "items" in body:
+                items, total = body["items"], body.get("total")
+            elif "data" in body:
+                items, total = body["data"], body.get("total", body.get("total_count"))
+            else:
+                raise CoverbaseUnexpectedResponse(
+                    f"list envelope without items/data (keys {sorted(body)})", method="GET", path=path
+                )
+            for item in items:
+                yield model.model_validate(item)
+            offset += len(items)
+            if not items or (total is not None and offset >= total):
+                return
+
+    # --- utils ------------------------------------------------------------------------------
+
+    def auth_test(self) -> AuthTest:
+        return self._call(AuthTest, "GET", "/v1/utils/authtest")
+
+    # --- users ------------------------------------------------------------------------------
+
+    def find_user_by_email(self, email: str) -> User | None:
+        resp = self._request("GET", "/v1/users", params={"email": email})
+        items = self._json(resp, "GET", "/v1/users").get("items") or []
+        return User.model_validate(items[0]) if items else None
+
+    def iter_users(self, *, include_archived: bool = False, page_size: int = MAX_PAGE) -> Iterator[User]:
+        params = {"include_archived": "true"} if include_archived else {}
+        return self._paginate(User, "/v1/users", params, page_size)
+
+    def create_or_get_user(self, payload: UserCreate, *, idempotency_key: str | None = None) -> UserResolution:
+        """201 → created, 200 → already in this org; 409 user_exists raises CoverbaseConflict."""
+        # Create-or-get by email is itself safe to repeat, with or without a key.
+        resp = self._request("POST", "/v1/users", json=payload.body(),
+                             idempotency_key=idempotency_key, retry_safe=True)
+        user = User.model_validate(self._json(resp, "POST", "/v1/users"))
+        return UserResolution(user=user, created=resp.status_code == 201)
+
+    def get_user(self, user_id: str) -> User:
+        return self._call(User, "GET", f"/v1/users/{_seg(user_id)}")
+
+    def update_user(self, user_id: str, payload: UserUpdate) -> User:
+        return self._call(User, "PATCH", f"/v1/users/{_seg(user_id)}", json=payload.body())
+
+    # --- vendors and services ---------------------------------------------------------------
+
+    def create_vendor(self, payload: VendorCreate, *, idempotency_key: str) -> Vendor:
+        if not idempotency_key:
+            raise ValueError("vendor creation requires an Idempotency-Key (no upsert on external_id)")
+        return self._call(Vendor, "POST", "/v1/vendors", json=payload.body(), idempotency_key=idempotency_key)
+
+    def iter_vendors(self, *, external_id: str | None = None, name: str | None = None,
+                     page_size: int = MAX_PAGE) -> Iterator[VendorSummary]:
+        params = {k: v for k, v in (("external_id", external_id), ("name", name)) if v is not None}
+        return self._paginate(VendorSummary, "/v1/vendors", params, page_size)
+
+    def find_vendors_by_external_id(self, external_id: str) -> list[VendorSummary]:
+        return list(self.iter_vendors(external_id=external_id))
+
+    def get_vendor(self, vendor_id: str) -> Vendor:
+        return self._call(Vendor, "GET", f"/v1/vendors/{_seg(vendor_id)}")
+
+    def update_vendor(self, vendor_id: str, payload: VendorUpdate) -> Vendor:
+        return self._call(Vendor, "PATCH", f"/v1/vendors/{_seg(vendor_id)}", json=payload.body())
+
+    def create_service(self, vendor_id: str, payload: ServiceCreate) -> Service:
+        """Not idempotent: a lost response raises CoverbaseAmbiguousWrite; read back first."""
+        return self._call(Service, "POST", f"/v1/vendors/{_seg(vendor_id)}/services",
+                          json=payload.body(), retry_safe=False)
+
+    def update_service(self, vendor_id: str, service_id: str, payload: ServiceUpdate) -> Service:
+        return self._call(Service, "PATCH", f"/v1/vendors/{_seg(vendor_id)}/services/{_seg(service_id)}",
+                          json=payload.body())
+
+    # --- documents --------------------------------------------------------------------------
+
+    def upload_document(
+        self,
+        fields: DocumentFields,
+        *,
+        filename: str,
+        source: ByteSource,
+        content_type: str = "application/octet-stream",
+        size: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Document:
+        """Streamed multipart upload. ``source`` is re-opened on every attempt (path, seekable
+        file or a callable returning a fresh byte iterator); the file is never held in memory."""
+        body = MultipartBody(fields=fields.form_fields(), file_field="file", filename=filename,
+                             source=source, content_type=content_type, file_size=size)
+        return self._call(Document, "POST", "/v1/documents", body=body, idempotency_key=idempotency_key)
+
+    def iter_documents(self, *, vendor_id: str | None = None, service_id: str | None = None,
+                       assessment_id: str | None = None, page_size: int = MAX_PAGE) -> Iterator[Document]:
+        params = {k: v for k, v in (("vendor_id", vendor_id), ("service_id", service_id),
+                                    ("assessment_id", assessment_id)) if v}
+        return self._paginate(Document, "/v1/documents", params, page_size)
+
+    def get_document(self, document_id: str) -> Document:
+        return self._call(Document, "GET", f"/v1/documents/{_seg(document_id)}")
+
+    def update_document(self, document_id: str, payload: DocumentUpdate) -> Document:
+        return self._call(Document, "PATCH", f"/v1/documents/{_seg(document_id)}", json=payload.body())
+
+    def archive_document(self, document_id: str) -> Archived:
+        return self._call(Archived, "DELETE", f"/v1/documents/{_seg(document_id)}")
+
+    def document_download(self, document_id: str) -> DocumentDownload:
+        return self._call(DocumentDownload, "GET", f"/v1/documents/{_seg(document_id)}/download")
+
+    # --- bills of materials -----------------------------------------------------------------
+
+    def get_upload_target(self, filename: str, content_type: str = "application/json") -> uploadable_url.UploadTarget:
+        resp = self._request("GET", uploadable_url.PATH, params=uploadable_url.query_params(filename, content_type))
+        try:
+            target = uploadable_url.parse(self._json(resp, "GET", uploadable_url.PATH))
+        except ValueError as exc:
+            raise CoverbaseUnexpectedResponse(str(exc), method="GET", path=uploadable_url.PATH) from None
+        require_safe_base_url(target.url, "presigned upload URL")
+        return target
+
+    def put_to_upload_target(self, target: uploadable_url.UploadTarget, source: ByteSource,
+                             *, size: int | None = None) -> None:
+        """Upload to a presigned URL: no bearer token, streamed, retried (PUT is idempotent)."""
+        size = size if size is not None else source_size(source)
+        headers = dict(target.headers)
+        if size is not None:
+            headers["Content-Length"] = str(size)
+
+        path_for_log = "presigned-upload"
+        attempt = 0
+
+        def once() -> None:
+            nonlocal attempt
+            attempt += 1
+            t0 = time.monotonic()
+            try:
+                resp = self._plain.request(target.method, target.url, content=iter_source(source), headers=headers)
+            except httpx.HTTPError as exc:
+                self._log(target.method, path_for_log, None, t0, attempt, None, type(exc).__name__, None)
+                raise CoverbaseTransportError(type(exc).__name__, sent=not isinstance(exc, _NOT_SENT),
+                                              method=target.method, path=path_for_log) from None
+            self._log(target.method, path_for_log, resp.status_code, t0, attempt, None, None, None)
+            if not resp.is_success:
+                raise error_from_response(resp, target.method, path_for_log)
+
+        call_with_retries(once, self.retry, sleep=self._sleep)
+
+    def create_bom(self, payload: BomCreate) -> Bom:
+        """Not idempotent (answers 200): a lost response raises CoverbaseAmbiguousWrite."""
+        return self._call(Bom, "POST", "/v1/bill_of_materials", json=payload.body(), retry_safe=False)
+
+    def latest_bom(self, *, vendor_id: str | None = None, service_id: str | None = None) -> Bom | None:
+        if (vendor_id is None) == (service_id is None):
+            raise ValueError("exactly one of vendor_id and service_id")
+        params = {"vendor_id": vendor_id} if vendor_id else {"service_id": service_id}
+        resp = self._request("GET", "/v1/bill_of_materials/latest", params=params)
+        body = self._json(resp, "GET", "/v1/bill_of_materials/latest")
+        return None if body is None else Bom.model_validate(body)
+
+    def iter_boms(self, *, vendor_id: str | None = None, service_id: str | None = None,
+                  include_archived: bool = False, page_size: int = MAX_PAGE) -> Iterator[Bom]:
+        if (vendor_id is None) == (service_id is None):
+            raise ValueError("exactly one of vendor_id and service_id")
+        params: dict[str, Any] = {"vendor_id": vendor_id} if vendor_id else {"service_id": service_id}
+        if include_archived:
+            params["include_archived"] = "true"
+        return self._paginate(Bom, "/v1/bill_of_materials", params, page_size)
+
+    def get_bom(self, bom_id: str) -> Bom:
+        return self._call(Bom, "GET", f"/v1/bill_of_materials/{_seg(bom_id)}")
+
+    def archive_bom(self, bom_id: str) -> Bom:
+        # Archiving twice is harmless (same end state), so re-sending after a lost response is safe.
+        return self._call(Bom, "POST", f"/v1/bill_of_materials/{_seg(bom_id)}/archive", retry_safe=True)
+
+    def bom_entitled(self, vendor_id: str) -> bool:
+        """Probe the org's BOM entitlement with a read on a vendor known to exist: every BOM
+        route answers 404 while the entitlement is off (contract §2.4)."""
+        try:
+            self._request("GET", "/v1/bill_of_materials", params={"vendor_id": vendor_id, "limit": 1})
+        except CoverbaseNotFound:
+            return False
+        return True
+
+    # --- assessments and workflows ----------------------------------------------------------
+
+    def create_assessment(self, payload: AssessmentCreate, *, idempotency_key: str) -> Assessment:
+        if not idempotency_key:
+            raise ValueError("assessment creation requires an Idempotency-Key")
+        return self._call(Assessment, "POST", "/v1/assessments", json=payload.body(),
+                          idempotency_key=idempotency_key)
+
+    def get_assessment(self, assessment_id: str) -> Assessment:
+        return self._call(Assessment, "GET", f"/v1/assessments/{_seg(assessment_id)}")
+
+    def archive_assessment(self, assessment_id: str) -> Archived:
+        return self._call(Archived, "DELETE", f"/v1/assessments/{_seg(assessment_id)}")
+
+    def run_workflow(self, name: str, input: dict[str, Any] | None = None, *,
+                     idempotency_key: str | None = None) -> WorkflowRun:
+        return self._call(WorkflowRun, "POST", f"/v1/workflows/{_seg(name)}/run",
+                          json=WorkflowRunRequest(input=input or {}).body(), idempotency_key=idempotency_key)
+
+    def workflow_exists(self, name: str) -> bool:
+        """A read that predicts ``404 workflow_not_found`` (used by dry runs)."""
+        try:
+            self._request("GET", "/v1/workflows/runs", params={"workflow_name": name, "limit": 1})
+        except CoverbaseNotFound:
+            return False
+        return True
+
+
+__all__ = ["CoverbaseClient", "CoverbaseError", "DEFAULT_API_URL"]

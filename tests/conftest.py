@@ -1,0 +1,65 @@
+"""Shared fixtures: the project's own emulators on free loopback ports, real clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from connector.coverbase.client import CoverbaseClient
+from connector.emulators.coverbase_app import CoverbaseEmulator, CoverbaseFaults
+from connector.emulators.fixtures import DEMO_API_KEY
+from connector.emulators.server import ServerThread
+from connector.http.retrying import RetrySettings
+
+os.environ.setdefault("DAGSTER_HOME", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".dagster"))
+
+FAST_RETRY = RetrySettings(max_retries=6, backoff_initial=0.001, backoff_max=0.01, max_total_wait=30)
+
+
+@dataclass
+class RunningCoverbase:
+    emu: CoverbaseEmulator
+    server: ServerThread
+    api_key: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def state(self) -> dict:
+        return self.emu.store.snapshot()[self.emu.store.main_org.id]
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def requests(self, since: int = 0) -> list[dict]:
+        return list(self.emu.log[since:])
+
+    def client(self, **kw) -> CoverbaseClient:
+        kw.setdefault("retry", FAST_RETRY)
+        return CoverbaseClient(self.url, self.api_key, **kw)
+
+
+def start_coverbase(**kw) -> RunningCoverbase:
+    faults = kw.pop("faults", None)
+    emu = CoverbaseEmulator([DEMO_API_KEY], foreign_api_key="ak_test_foreign_org",
+                            faults=CoverbaseFaults.model_validate(faults or {}), **kw)
+    server = ServerThread(emu.app).start()
+    return RunningCoverbase(emu, server, DEMO_API_KEY)
+
+
+@pytest.fixture
+def coverbase() -> Iterator[RunningCoverbase]:
+    running = start_coverbase()
+    yield running
+    running.server.stop()
+
+
+@pytest.fixture
+def cb(coverbase: RunningCoverbase) -> Iterator[CoverbaseClient]:
+    with coverbase.client() as client:
+        yield client
