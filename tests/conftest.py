@@ -20,6 +20,21 @@ os.environ.setdefault("DAGSTER_HOME", os.path.join(os.path.dirname(os.path.dirna
 FAST_RETRY = RetrySettings(max_retries=6, backoff_initial=0.001, backoff_max=0.01, max_total_wait=30)
 
 
+class VirtualTime:
+    """Injected clock + sleep: retry and pause logic run without waiting in real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 @dataclass
 class RunningCoverbase:
     emu: CoverbaseEmulator

@@ -8,16 +8,17 @@ from connector.coverbase.client import CoverbaseClient
 from connector.coverbase.errors import CoverbaseRateLimited, CoverbaseServerError, CoverbaseTransportError
 from connector.coverbase.models import UserCreate, VendorCreate
 from connector.http.retrying import RetrySettings
+from tests.conftest import VirtualTime
 
 
 def test_429_is_retried_after_the_advertised_delay(coverbase):
     coverbase.emu.set_faults({"rate_429": 0.5, "retry_after": 0.01, "seed": 3})
-    slept = []
-    with coverbase.client(sleep=slept.append) as cb:
+    vt = VirtualTime()
+    with coverbase.client(sleep=vt.sleep, clock=vt.clock) as cb:
         for i in range(10):
             cb.auth_test()
-    assert slept and all(s >= 0.01 for s in slept)
-    assert sum(r["status"] == 429 for r in coverbase.requests()) == len(slept)
+    assert vt.slept and all(s >= 0.01 for s in vt.slept)
+    assert sum(r["status"] == 429 for r in coverbase.requests()) == len(vt.slept)
 
 
 def test_rate_limit_waits_do_not_use_up_the_retry_budget(coverbase):
@@ -30,11 +31,11 @@ def test_rate_limit_waits_do_not_use_up_the_retry_budget(coverbase):
 
 def test_total_wait_is_bounded(coverbase):
     coverbase.emu.set_faults({"rate_429": 1.0, "retry_after": 5})
-    slept = []
-    with coverbase.client(retry=RetrySettings(max_total_wait=12), sleep=slept.append) as cb:
+    vt = VirtualTime()
+    with coverbase.client(retry=RetrySettings(max_total_wait=12), sleep=vt.sleep, clock=vt.clock) as cb:
         with pytest.raises(CoverbaseRateLimited):
             cb.auth_test()
-    assert sum(slept) <= 12 and len(slept) == 2
+    assert vt.now <= 12 and vt.slept == [5.0, 5.0]
 
 
 def test_5xx_on_a_get_is_retried_until_it_succeeds(coverbase):

@@ -103,6 +103,7 @@ class CoverbaseClient:
         ca_bundle: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep=time.sleep,
+        clock=time.monotonic,
     ) -> None:
         self.base_url = require_safe_base_url(base_url or DEFAULT_API_URL, "COVERBASE_API_URL")
         if not api_key:
@@ -124,7 +125,8 @@ class CoverbaseClient:
         self._plain = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=15.0), verify=verify, transport=transport
         )
-        self.gate = RequestGate(rate_limit_per_second=rate_limit_per_second, max_concurrency=max_concurrency)
+        self.gate = RequestGate(rate_limit_per_second=rate_limit_per_second, max_concurrency=max_concurrency,
+                                sleep=sleep, clock=clock)
         self.retry = retry or RetrySettings()
         self.request_hook = request_hook
         self.calls = CallCounter()
