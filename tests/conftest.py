@@ -78,3 +78,55 @@ def coverbase() -> Iterator[RunningCoverbase]:
 def cb(coverbase: RunningCoverbase) -> Iterator[CoverbaseClient]:
     with coverbase.client() as client:
         yield client
+
+
+# --- ServiceNow ------------------------------------------------------------------------------
+
+from connector.emulators import fixtures as _fx  # noqa: E402
+from connector.emulators import sn_dataset  # noqa: E402
+from connector.emulators.servicenow_app import ServiceNowEmulator, ServiceNowFaults  # noqa: E402
+from connector.servicenow.client import ServiceNowClient  # noqa: E402
+
+SN_FAST_RETRY = RetrySettings(max_retries=8, backoff_initial=0.001, backoff_max=0.01, max_total_wait=30)
+
+
+@dataclass
+class RunningServiceNow:
+    emu: ServiceNowEmulator
+    server: ServerThread
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, **kw) -> ServiceNowClient:
+        kw.setdefault("retry", SN_FAST_RETRY)
+        if not kw.get("client_id"):
+            kw.setdefault("username", _fx.DEMO_SN_USER)
+            kw.setdefault("password", _fx.DEMO_SN_PASSWORD)
+        return ServiceNowClient(self.url, **kw)
+
+    def oauth_client(self, **kw) -> ServiceNowClient:
+        return self.client(client_id=_fx.DEMO_SN_CLIENT_ID, client_secret=_fx.DEMO_SN_CLIENT_SECRET, **kw)
+
+
+def start_servicenow(dataset: str = "small", *, faults: dict | None = None, certfile=None, keyfile=None,
+                     **kw) -> RunningServiceNow:
+    emu = ServiceNowEmulator(sn_dataset.build(dataset), username=_fx.DEMO_SN_USER, password=_fx.DEMO_SN_PASSWORD,
+                             client_id=_fx.DEMO_SN_CLIENT_ID, client_secret=_fx.DEMO_SN_CLIENT_SECRET,
+                             faults=ServiceNowFaults.model_validate(faults or {}), **kw)
+    server = ServerThread(emu.app, certfile=certfile, keyfile=keyfile).start()
+    return RunningServiceNow(emu, server)
+
+
+@pytest.fixture
+def servicenow() -> Iterator[RunningServiceNow]:
+    running = start_servicenow()
+    yield running
+    running.server.stop()
+
+
+@pytest.fixture
+def sn(servicenow: RunningServiceNow) -> Iterator[ServiceNowClient]:
+    with servicenow.client() as client:
+        yield client
