@@ -55,6 +55,7 @@ class ServerThread:
 
     def stop(self) -> None:
         self.server.should_exit = True
+        self.server.force_exit = True  # don't wait out idle keep-alive connections of finished clients
         self.thread.join(timeout=30)
         self.sock.close()
 
