@@ -24,6 +24,10 @@ class FatalSyncError(ConnectorError):
     """Stops the run (credentials, unreachable API, circuit breaker)."""
 
 
+class ContentMismatch(ConnectorError):
+    """Fetched bytes are not what the source says the file holds (size or sha256)."""
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One item of a FastAPI validation array (or a local pre-flight check)."""

@@ -312,6 +312,11 @@ class CoverbaseClient:
         params = {k: v for k, v in (("external_id", external_id), ("name", name)) if v is not None}
         return self._paginate(VendorSummary, "/v1/vendors", params, page_size)
 
+    def count_vendors(self) -> int:
+        """How many vendors the org has (one cheap read: ``limit=1``)."""
+        body = self._json(self._request("GET", "/v1/vendors", params={"limit": 1, "offset": 0}), "GET", "/v1/vendors")
+        return int(body.get("total") or 0) if isinstance(body, dict) else 0
+
     def find_vendors_by_external_id(self, external_id: str) -> list[VendorSummary]:
         return list(self.iter_vendors(external_id=external_id))
 

@@ -11,6 +11,7 @@ import httpx
 
 from connector.errors import (
     ApiError,
+    ContentMismatch,
     AuthenticationError,
     BadRequestError,
     NotFoundError,
@@ -82,7 +83,7 @@ class ServiceNowQuotaCancelled(ServiceNowError):
     """The transaction quota cancelled the request: the reader retries with a smaller page."""
 
 
-class ServiceNowIntegrityError(ServiceNowError):
+class ServiceNowIntegrityError(ServiceNowError, ContentMismatch):
     """Downloaded bytes do not match the attachment's size or sha256."""
 
 

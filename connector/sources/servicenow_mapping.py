@@ -1,0 +1,138 @@
+"""ServiceNow staging rows → canonical records: pure functions of the default mapping (pinned).
+
+- vendor: ``name``, ``website``, ``description`` = notes, ``hq_location`` = non-empty of city,
+  state, country joined with ", ", owners = vendor_manager, primary contact = the
+  vm_vdr_contact with primary_contact=true (else none); status and tags only through maps;
+- service: engagement ``name``, ``description``, under its ``vendor``, owner = business_owner;
+- assessment: vendor, engagement, assigned_to, template, state, name;
+- attachment: parent entity from its table (core_company → vendor, engagement → service,
+  assessment → assessment), kind from the content probe made at extraction.
+"""
+
+from __future__ import annotations
+
+from connector.servicenow.models import (
+    AttachmentMeta,
+    CoreCompany,
+    Engagement,
+    RiskAssessment,
+    SysUser,
+    VendorContact,
+)
+from connector.sync.canonical import (
+    CanonicalAssessment,
+    CanonicalAttachment,
+    CanonicalService,
+    CanonicalUser,
+    CanonicalVendor,
+    CompanyRef,
+    Contact,
+    Snapshot,
+)
+from connector.sync.config import ConnectorConfig
+from connector.sync.state import StagedRow, StateDB
+
+SOURCE = "servicenow"
+
+
+def _clean(v: str | None) -> str | None:
+    if v is None:
+        return None
+    v = v.strip()
+    return v or None
+
+
+def map_user(row: StagedRow) -> CanonicalUser:
+    u = SysUser.model_validate(row.record)
+    label = _clean(u.name) or _clean(u.user_name) or u.sys_id
+    return CanonicalUser(source=SOURCE, key=u.sys_id, label=label, updated_on=u.sys_updated_on, force=row.force,
+                         email_raw=u.email, first_name=_clean(u.first_name), last_name=_clean(u.last_name),
+                         active=u.active is not False)
+
+
+def primary_contact(contacts: list[VendorContact]) -> Contact | None:
+    primaries = [c for c in contacts if c.primary_contact and c.active is not False]
+    if not primaries:
+        return None
+    c = max(primaries, key=lambda c: (c.sys_updated_on, c.sys_id))  # the latest edit wins a tie
+    name = _clean(c.name) or " ".join(p for p in (_clean(c.first_name), _clean(c.last_name)) if p) or None
+    return Contact(email=_clean(c.email), name=name, title=_clean(c.title), phone=_clean(c.phone))
+
+
+def map_vendor(row: StagedRow, contacts: list[VendorContact], cfg: ConnectorConfig,
+               vendor_type_names: dict[str, list[str]]) -> CanonicalVendor:
+    c = CoreCompany.model_validate(row.record)
+    status = None
+    if cfg.vendors.status_field:
+        status = _clean(str(row.record.get(cfg.vendors.status_field) or ""))
+    tags: list[str] = []
+    for vt in c.vendor_type:
+        tags += vendor_type_names.get(vt, []) + [vt]
+    location = ", ".join(p for p in (_clean(c.city), _clean(c.state), _clean(c.country)) if p) or None
+    return CanonicalVendor(
+        source=SOURCE, key=c.sys_id, label=_clean(c.name) or f"(no name) {c.sys_id}", updated_on=c.sys_updated_on,
+        force=row.force, name=_clean(c.name), website=_clean(c.website), description=c.notes,
+        hq_location=location, owner_keys=list(dict.fromkeys(c.vendor_manager)), contact_key=c.contact,
+        primary_contact=primary_contact(contacts), status_value=status, tag_values=tags,
+        is_vendor=c.vendor is not False)
+
+
+def map_service(row: StagedRow) -> CanonicalService:
+    e = Engagement.model_validate(row.record)
+    return CanonicalService(source=SOURCE, key=e.sys_id, label=_clean(e.name) or e.number or e.sys_id,
+                            updated_on=e.sys_updated_on, force=row.force, name=_clean(e.name),
+                            description=e.description, vendor_key=e.vendor,
+                            owner_keys=[e.business_owner] if e.business_owner else [])
+
+
+def map_assessment(row: StagedRow, template_names: dict[str, str]) -> CanonicalAssessment:
+    a = RiskAssessment.model_validate(row.record)
+    return CanonicalAssessment(source=SOURCE, key=a.sys_id, label=_clean(a.name) or a.number or a.sys_id,
+                               updated_on=a.sys_updated_on, force=row.force, name=_clean(a.name),
+                               vendor_key=a.vendor, service_key=a.engagement, assignee_key=a.assigned_to,
+                               template_key=a.assessment_template,
+                               template_name=template_names.get(a.assessment_template or ""),
+                               state=_clean(a.state))
+
+
+def map_attachment(row: StagedRow, parent_entity_by_table: dict[str, str]) -> CanonicalAttachment:
+    m = AttachmentMeta.model_validate(row.record)
+    return CanonicalAttachment(source=SOURCE, key=m.sys_id, label=m.file_name, updated_on=m.sys_updated_on,
+                               force=row.force, file_name=m.file_name, content_type=m.content_type,
+                               size=m.size_bytes, sha256=(m.hash or None), parent_table=m.table_name,
+                               parent_entity=parent_entity_by_table.get(m.table_name),  # type: ignore[arg-type]
+                               parent_key=m.table_sys_id or None, kind=row.kind, kind_reason=row.kind_reason,
+                               file_ref=m.sys_id, deleted=row.deleted_at is not None)
+
+
+def build_snapshot(state: StateDB, cfg: ConnectorConfig) -> Snapshot:
+    t = cfg.source.tables
+    snap = Snapshot(source=SOURCE)
+    contacts: dict[str, list[VendorContact]] = {}
+    for row in state.staged("contacts", SOURCE):
+        c = VendorContact.model_validate(row.record)
+        if c.company:
+            contacts.setdefault(c.company, []).append(c)
+    vendor_types = {r.key: [v for v in (r.record.get("name"), r.record.get("value")) if v]
+                    for r in state.staged("vendor_types", SOURCE)}
+    templates = {r.key: r.record.get("name") or "" for r in state.staged("templates", SOURCE)}
+    for row in state.staged("users", SOURCE):
+        u = map_user(row)
+        snap.users[u.key] = u
+    for row in state.staged("vendors", SOURCE):
+        v = map_vendor(row, contacts.get(row.key, []), cfg, vendor_types)
+        snap.vendors[v.key] = v
+    for row in state.staged("company_refs", SOURCE):
+        snap.company_refs[row.key] = CompanyRef(key=row.key, name=_clean(row.record.get("name")),
+                                                is_vendor=str(row.record.get("vendor")).lower() == "true")
+    for row in state.staged("engagements", SOURCE):
+        s = map_service(row)
+        snap.services[s.key] = s
+    for row in state.staged("assessments", SOURCE):
+        a = map_assessment(row, templates)
+        snap.assessments[a.key] = a
+    parents = {t["vendors"].table: "vendor", t["engagements"].table: "service", t["assessments"].table: "assessment"}
+    for row in state.staged("attachments", SOURCE, include_deleted=True):
+        a = map_attachment(row, parents)
+        snap.attachments[a.key] = a
+    return snap

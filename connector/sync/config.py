@@ -1,0 +1,206 @@
+"""The mapping/configuration file (``CONNECTOR_CONFIG``), validated by pydantic.
+
+Everything has a default, so the connector runs with no file at all. Unknown keys are errors
+(a typo must not silently fall back to a default), and every error names the file, the path
+of the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connector.errors import ConfigError
+from connector.servicenow import default_schema as ds
+
+COVERBASE_EXTENSIONS = ["pdf", "doc", "docx", "rtf", "txt", "md", "xls", "xlsx", "xlsm", "csv", "ppt", "pptx",
+                        "png", "jpg", "jpeg", "gif", "webp", "zip"]
+MAX_DOCUMENT_BYTES = 100 * 1024 * 1024
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TableSpec(Strict):
+    table: str
+    filter: str = ""
+    fields: list[str]
+    optional: bool = False  # a lookup that may be missing on an instance: skipped with a warning
+
+    @field_validator("fields")
+    @classmethod
+    def _has_cursor_fields(cls, v: list[str]) -> list[str]:
+        missing = {"sys_id", "sys_updated_on"} - set(v)
+        if missing:
+            raise ValueError(f"must include {sorted(missing)} (the reader pages on them)")
+        return v
+
+
+def _default_tables() -> dict[str, TableSpec]:
+    out = {name: TableSpec(**spec) for name, spec in ds.DEFAULT_TABLES.items()}
+    out["templates"] = TableSpec(table="sn_vdr_risk_asmt_assessment_template", fields=["sys_id", "name", "sys_updated_on"],
+                                 optional=True)
+    out["vendor_types"] = TableSpec(table="vendor_type", fields=["sys_id", "name", "sys_updated_on"], optional=True)
+    return out
+
+
+class SourceConfig(Strict):
+    kind: Literal["servicenow", "files"] = "servicenow"
+    tables: dict[str, TableSpec] = Field(default_factory=_default_tables)
+    attachment_parents: list[str] = Field(default_factory=lambda: list(ds.ATTACHMENT_PARENTS))
+    page_size: int = Field(1000, ge=10, le=10000)
+    lag_seconds: int = Field(300, ge=0, le=86400)
+    reconcile_attachment_deletions: bool = True
+    validate_schema: bool = True
+    files_path: str | None = None  # folder of a file export (kind: files)
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # file source: table -> {field: column}
+
+    @model_validator(mode="after")
+    def _fill_tables(self) -> SourceConfig:
+        defaults = _default_tables()
+        for name, spec in defaults.items():
+            self.tables.setdefault(name, spec)
+        unknown = set(self.tables) - set(defaults)
+        if unknown:
+            raise ValueError(f"unknown source table key(s) {sorted(unknown)}; expected some of {sorted(defaults)}")
+        return self
+
+
+class UsersConfig(Strict):
+    scope: Literal["referenced"] = "referenced"
+    include_inactive: bool = False
+    role: str = "org:member"
+
+
+class VendorsConfig(Strict):
+    status_field: str | None = None  # a core_company column holding the third-party status
+    status_map: dict[str, str] = Field(default_factory=dict)  # ServiceNow value -> cbst_ id
+    tag_map: dict[str, str] = Field(default_factory=dict)  # vendor_type name/value/sys_id -> cbtag_ id
+    contact_as_watcher: bool = False  # also make core_company.contact a watcher
+    clear_with_empty_string: bool = True  # PATCH cannot null a field; "" blanks it
+
+    @field_validator("status_map")
+    @classmethod
+    def _status_ids(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, x in v.items() if not str(x).startswith("cbst_")]
+        if bad:
+            raise ValueError(f"values must be Coverbase status ids (cbst_...); wrong for {bad}")
+        return v
+
+    @field_validator("tag_map")
+    @classmethod
+    def _tag_ids(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, x in v.items() if not str(x).startswith("cbtag_")]
+        if bad:
+            raise ValueError(f"values must be Coverbase tag ids (cbtag_...); wrong for {bad}")
+        return v
+
+
+class DocumentTypeRule(Strict):
+    pattern: str  # shell-style, case-insensitive, matched against the file name
+    type: str
+
+
+class DocumentsConfig(Strict):
+    allowed_extensions: list[str] = Field(default_factory=lambda: list(COVERBASE_EXTENSIONS))
+    max_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
+    type_by_pattern: list[DocumentTypeRule] = Field(default_factory=list)
+    spool_in_memory_bytes: int = 8 * 1024 * 1024
+
+    def document_type(self, file_name: str) -> str | None:
+        for rule in self.type_by_pattern:
+            if fnmatch.fnmatch(file_name.lower(), rule.pattern.lower()):
+                return rule.type
+        return None
+
+
+class BomsConfig(Strict):
+    enabled: bool = True
+    max_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
+
+
+class AssessmentsConfig(Strict):
+    control_sets_by_template: dict[str, list[str]] = Field(default_factory=dict)  # template sys_id or name
+    trigger_workflow: str | None = None
+    ineligible_states: list[str] = Field(default_factory=lambda: ["closed", "cancelled", "canceled"])
+    archive_states: list[str] = Field(default_factory=lambda: ["cancelled", "canceled"])
+
+    @field_validator("control_sets_by_template")
+    @classmethod
+    def _control_sets(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [k for k, ids in v.items() for i in ids if not str(i).startswith("cbctst_")]
+        if bad:
+            raise ValueError(f"values must be lists of control set ids (cbctst_...); wrong for {sorted(set(bad))}")
+        return v
+
+
+class ThresholdsConfig(Strict):
+    breaker_archive_share: float = Field(0.2, ge=0, le=1)
+    breaker_update_share: float = Field(0.5, ge=0, le=1)
+    breaker_min_records: int = Field(20, ge=0)
+    rejected_share: float = Field(0.2, ge=0, le=1)  # asset check: fails above this share
+    drift_sample: int = Field(25, ge=0)
+
+
+class SyncConfig(Strict):
+    concurrency: int = Field(8, ge=1, le=64)
+    rate_limit_per_second: float | None = Field(None, gt=0)
+    servicenow_concurrency: int = Field(4, ge=1, le=32)
+    samples: int = Field(5, ge=1, le=100)
+    report_problems: int = Field(20, ge=1, le=1000)
+
+
+class ConnectorConfig(Strict):
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    users: UsersConfig = Field(default_factory=UsersConfig)
+    vendors: VendorsConfig = Field(default_factory=VendorsConfig)
+    documents: DocumentsConfig = Field(default_factory=DocumentsConfig)
+    boms: BomsConfig = Field(default_factory=BomsConfig)
+    assessments: AssessmentsConfig = Field(default_factory=AssessmentsConfig)
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+
+
+def _explain(exc: ValidationError, where: str) -> str:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        lines.append(f"  - {path}: {msg}")
+    return f"{where} is not a valid connector configuration:\n" + "\n".join(lines)
+
+
+def parse_config(data: Any, where: str = "configuration") -> ConnectorConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of sections, not {type(data).__name__}")
+    try:
+        return ConnectorConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, where)) from None
+
+
+def load_config(path: str | Path | None) -> ConnectorConfig:
+    """Load ``CONNECTOR_CONFIG``; no path means all defaults."""
+    if not path:
+        return ConnectorConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"CONNECTOR_CONFIG points at {str(p)!r}, which is not a readable file")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not UTF-8 text") from None
+    return parse_config(data, str(p))

@@ -1,0 +1,131 @@
+"""SyncEngine: check → extract → push, entity by entity, in dependency order.
+
+users → vendors → services → documents and BOMs → assessments. Each step can also be called on
+its own (the Dagster assets do), sharing the same run id so a dry run's stand-in ids flow from
+one step to the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from connector.coverbase.client import CoverbaseClient
+from connector.errors import ApiError, ConfigError, FatalSyncError
+from connector.sources.base import Source, StreamStats, Window
+from connector.sync.canonical import Snapshot
+from connector.sync.config import ConnectorConfig
+from connector.sync.context import RunContext
+from connector.sync.entities.assessments import AssessmentsSync
+from connector.sync.entities.base import EntitySync
+from connector.sync.entities.boms import BomsSync
+from connector.sync.entities.documents import DocumentsSync
+from connector.sync.entities.services import ServicesSync
+from connector.sync.entities.users import UsersSync
+from connector.sync.entities.vendors import VendorsSync
+from connector.sync.outcomes import is_fatal
+from connector.sync.report import EntityReport, RunReport
+from connector.sync.state import StateDB
+
+ORDER: tuple[type[EntitySync], ...] = (UsersSync, VendorsSync, ServicesSync, DocumentsSync, BomsSync, AssessmentsSync)
+ENTITY_NAMES = tuple(cls.name for cls in ORDER)
+
+
+@dataclass
+class PushOptions:
+    dry_run: bool = False
+    allow_mass_changes: bool = False
+    retry_rejected: bool = False
+
+
+@dataclass
+class EngineResult:
+    report: RunReport
+    extracted: dict[str, StreamStats] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SyncEngine:
+    def __init__(self, *, state: StateDB, coverbase: CoverbaseClient, source: Source, config: ConnectorConfig,
+                 log: logging.Logger | None = None) -> None:
+        self.state = state
+        self.cb = coverbase
+        self.source = source
+        self.cfg = config
+        self.log = log or logging.getLogger("connector.sync")
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def check(self) -> dict[str, str]:
+        """Fail fast, with the setting to fix, on bad credentials or an unreachable API."""
+        try:
+            self.cb.auth_test()
+        except ApiError as exc:
+            raise FatalSyncError(f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
+                                 "COVERBASE_API_KEY.") from None
+        try:
+            info = self.source.check()
+        except ConfigError:
+            raise
+        except ApiError as exc:
+            raise FatalSyncError(f"{self.source.name} connectivity check failed: {exc}") from None
+        return {"coverbase": self.cb.base_url, **info}
+
+    def extract(self, streams: Iterable[str] | None = None, *, run_id: str, full_refresh: bool = False,
+                window: Window | None = None) -> dict[str, StreamStats]:
+        out = {}
+        for stream in streams or self.source.streams:
+            out[stream] = self.source.extract(stream, self.state, run_id=run_id, full_refresh=full_refresh,
+                                              window=window)
+        return out
+
+    def snapshot(self) -> Snapshot:
+        return self.source.snapshot(self.state)
+
+    def push(self, entity: str, *, run_id: str, options: PushOptions | None = None, report: RunReport | None = None,
+             snapshot: Snapshot | None = None) -> EntityReport:
+        options = options or PushOptions()
+        cls = next((c for c in ORDER if c.name == entity), None)
+        if cls is None:
+            raise ConfigError(f"unknown entity {entity!r}; choose from {', '.join(ENTITY_NAMES)}")
+        report = report or RunReport(run_id, "dry_run" if options.dry_run else "sync")
+        ctx = RunContext(run_id=run_id, state=self.state, cb=self.cb, source=self.source, cfg=self.cfg,
+                         snapshot=snapshot or self.snapshot(), report=report, dry_run=options.dry_run,
+                         allow_mass_changes=options.allow_mass_changes, retry_rejected=options.retry_rejected,
+                         log=self.log)
+        return cls().run(ctx)
+
+    # --- a whole run ------------------------------------------------------------------------
+
+    def run(self, *, run_id: str | None = None, entities: Iterable[str] | None = None, extract: bool = True,
+            full_refresh: bool = False, window: Window | None = None, options: PushOptions | None = None,
+            mode: str | None = None) -> EngineResult:
+        options = options or PushOptions()
+        run_id = run_id or new_run_id()
+        wanted = list(entities) if entities is not None else list(ENTITY_NAMES)
+        unknown = set(wanted) - set(ENTITY_NAMES)
+        if unknown:
+            raise ConfigError(f"unknown entities {sorted(unknown)}; choose from {', '.join(ENTITY_NAMES)}")
+        mode = mode or ("dry_run" if options.dry_run else "sync")
+        report = RunReport(run_id, mode)
+        result = EngineResult(report)
+        self.state.start_run(run_id, mode, self.source.name)
+        try:
+            self.check()
+            if extract:
+                result.extracted = self.extract(run_id=run_id, full_refresh=full_refresh, window=window)
+            snap = self.snapshot()
+            for name in ENTITY_NAMES:
+                if name in wanted:
+                    self.push(name, run_id=run_id, options=options, report=report, snapshot=snap)
+        except BaseException as exc:
+            report.fatal = str(exc) if is_fatal(exc) else f"unexpected {type(exc).__name__}: {exc}"
+            self.state.finish_run(run_id, "failed", report.to_dict(), report.fatal)
+            raise
+        self.state.finish_run(run_id, "succeeded", report.to_dict())
+        return result

@@ -1,0 +1,95 @@
+"""What documents and BOMs share: where an attachment goes in Coverbase, and pre-flight checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from connector.sync.canonical import CanonicalAttachment, Snapshot
+from connector.sync.content import extension, unsafe_file_name
+from connector.sync.entities.refs import Refs
+from connector.sync.outcomes import DEFERRED, SKIPPED
+from connector.sync.state import LedgerRow
+
+REPLAY_WINDOW = timedelta(hours=23)  # Coverbase replays an Idempotency-Key for 24 h
+
+
+@dataclass
+class Placement:
+    vendor_id: str | None = None
+    service_ids: list[str] = field(default_factory=list)
+    assessment_ids: list[str] = field(default_factory=list)
+    assessment_key: str | None = None
+    blocked: tuple[str, str] | None = None  # (action, reason) when it cannot be placed yet
+
+
+class ParentRefs:
+    def __init__(self, vendors: Refs, services: Refs, assessments: Refs) -> None:
+        self.vendors, self.services, self.assessments = vendors, services, assessments
+
+
+def place(a: CanonicalAttachment, snap: Snapshot, refs: ParentRefs) -> Placement:
+    """Vendor, services and assessment of an attachment, from the record it hangs on."""
+    p = Placement()
+    if a.parent_entity is None or not a.parent_key:
+        p.blocked = (SKIPPED, f"attached to {a.parent_table or 'an unknown table'}, which is not synced")
+        return p
+    vendor_key = service_key = None
+    if a.parent_entity == "vendor":
+        vendor_key = a.parent_key if a.parent_key in snap.vendors else None
+    elif a.parent_entity == "service":
+        s = snap.services.get(a.parent_key)
+        vendor_key, service_key = (s.vendor_key, a.parent_key) if s else (None, None)
+    else:
+        x = snap.assessments.get(a.parent_key)
+        if x is not None:
+            vendor_key, service_key, p.assessment_key = x.vendor_key, x.service_key, a.parent_key
+    if vendor_key is None:
+        p.blocked = (SKIPPED, f"its {a.parent_entity} record {a.parent_key} is not in the synced data")
+        return p
+    p.vendor_id = refs.vendors.get(vendor_key)
+    if p.vendor_id is None:
+        p.blocked = (DEFERRED, f"waiting for {refs.vendors.why_not(vendor_key)}")
+        return p
+    if service_key:
+        sid = refs.services.get(service_key)
+        if sid is None:
+            p.blocked = (DEFERRED, f"waiting for {refs.services.why_not(service_key)}")
+            return p
+        p.service_ids = [sid]
+    if p.assessment_key:
+        aid = refs.assessments.get(p.assessment_key)
+        p.assessment_ids = [aid] if aid else []  # else it goes in supporting_document_ids at creation
+    return p
+
+
+def preflight(a: CanonicalAttachment, *, max_bytes: int, allowed_extensions: list[str] | None) -> str | None:
+    """Why this file must not be sent, decided from metadata alone (no download, no call)."""
+    problem = unsafe_file_name(a.file_name)
+    if problem:
+        return problem
+    if a.size <= 0:
+        return "file is empty (0 bytes)"
+    if a.size > max_bytes:
+        return f"{a.size:,} bytes exceeds Coverbase's limit of {max_bytes:,} bytes (100 MiB)"
+    if allowed_extensions is not None:
+        ext = extension(a.file_name)
+        if ext not in {e.lower() for e in allowed_extensions}:
+            shown = f".{ext}" if ext else "(no extension)"
+            return f"file type {shown} is not allowed by Coverbase (allowed: {', '.join(allowed_extensions)})"
+    return None
+
+
+def stale_pending(prev: LedgerRow | None) -> bool:
+    """A create left pending longer than Coverbase replays its key: retrying could duplicate."""
+    if prev is None or prev.status != "pending" or prev.coverbase_id:
+        return False
+    try:
+        at = datetime.strptime(prev.updated_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return datetime.now(UTC) - at > REPLAY_WINDOW
+
+
+STALE_REASON = ("an earlier create of this record may have succeeded but its idempotency key has expired; "
+                "check Coverbase, then re-run with retry_rejected=true to create it")

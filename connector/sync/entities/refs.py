@@ -1,0 +1,46 @@
+"""Resolving source keys to Coverbase ids, with the reason when one cannot be resolved."""
+
+from __future__ import annotations
+
+from connector.sync.context import RunContext
+from connector.sync.outcomes import OK
+
+
+class Refs:
+    """Coverbase ids of one entity's records, and why the others have none (yet)."""
+
+    def __init__(self, ctx: RunContext, entity: str, labels: dict[str, str]) -> None:
+        self.entity = entity
+        self.ids = ctx.resolved(entity)
+        self.ledger = ctx.ledger(entity)
+        self.labels = labels
+        self.created_this_run = {k for k, r in self.ledger.items()
+                                 if r.run_id == ctx.run_id and r.last_operation == "create" and r.status == OK}
+        if ctx.dry_run:
+            self.created_this_run |= {k for k, v in self.ids.items() if v.startswith("dry-run:")}
+
+    def get(self, key: str | None) -> str | None:
+        return self.ids.get(key) if key else None
+
+    def why_not(self, key: str) -> str:
+        label = self.labels.get(key)
+        if label is None:
+            return f"no such {self.entity} record ({key}) in the source"
+        row = self.ledger.get(key)
+        name = f"{label} ({key})"
+        if row is None:
+            return f"{self.entity} {name} has not been synced yet"
+        detail = f": {row.error_message}" if row.error_message else ""
+        return f"{self.entity} {name} is {row.status}{detail}"
+
+    def resolve_many(self, keys: list[str]) -> tuple[list[str], list[str]]:
+        """(ids, notes): unresolvable people are left out and said so; the record still syncs."""
+        ids, notes = [], []
+        for k in dict.fromkeys(keys):
+            cid = self.get(k)
+            if cid:
+                ids.append(cid)
+            else:
+                notes.append(f"synced without {self.why_not(k).replace(' is ', ': ', 1)}"
+                             if k in self.labels else f"synced without {k}: no such sys_user")
+        return sorted(set(ids)), notes
