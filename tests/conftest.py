@@ -130,3 +130,57 @@ def servicenow() -> Iterator[RunningServiceNow]:
 def sn(servicenow: RunningServiceNow) -> Iterator[ServiceNowClient]:
     with servicenow.client() as client:
         yield client
+
+
+# --- sync engine harness ---------------------------------------------------------------------
+
+from connector.sources.servicenow import ServiceNowSource  # noqa: E402
+from connector.sync.config import ConnectorConfig, parse_config  # noqa: E402
+from connector.sync.engine import PushOptions, SyncEngine  # noqa: E402
+from connector.sync.state import StateDB  # noqa: E402
+
+WRITE_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
+
+
+class Harness:
+    """Both emulators, a state DB in tmp_path and an engine wired to them."""
+
+    def __init__(self, tmp_path, *, dataset: str = "small", config: dict | None = None,
+                 cb_faults: dict | None = None, sn_faults: dict | None = None) -> None:
+        self.cb = start_coverbase(faults=cb_faults)
+        self.sn = start_servicenow(dataset, faults=sn_faults)
+        self.cfg = parse_config(config or {}) if not isinstance(config, ConnectorConfig) else config
+        self.state_path = tmp_path / "state.db"
+        self.state = StateDB(self.state_path)
+        self.cb_client = self.cb.client()
+        self.sn_client = self.sn.client()
+        self.engine = SyncEngine(state=self.state, coverbase=self.cb_client,
+                                 source=ServiceNowSource(self.sn_client, self.cfg), config=self.cfg)
+
+    def run(self, **kw):
+        options = PushOptions(dry_run=kw.pop("dry_run", False), allow_mass_changes=kw.pop("allow_mass_changes", False),
+                              retry_rejected=kw.pop("retry_rejected", False))
+        return self.engine.run(options=options, **kw).report
+
+    def cb_state(self) -> dict:
+        return self.cb.state()
+
+    def mark(self) -> int:
+        return len(self.cb.emu.log)
+
+    def writes_since(self, mark: int) -> list[dict]:
+        return [e for e in self.cb.emu.log[mark:] if e["method"] in WRITE_METHODS and e["path"].startswith("/v1")]
+
+    def close(self) -> None:
+        self.cb_client.close()
+        self.sn_client.close()
+        self.state.close()
+        self.cb.server.stop()
+        self.sn.server.stop()
+
+
+@pytest.fixture
+def harness(tmp_path) -> Iterator[Harness]:
+    h = Harness(tmp_path)
+    yield h
+    h.close()

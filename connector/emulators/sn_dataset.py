@@ -208,7 +208,7 @@ class _Gen:
         for k, email in enumerate(FOREIGN_ORG_EMAILS):
             rows[pool[6 + k]]["email"] = email
         d = self.dirty
-        d("D01", "user", "sys_user", pool[1], "two sys_user rows whose emails differ only in case and whitespace",
+        d("D01", "user", "sys_user", pool[0], "two sys_user rows whose emails differ only in case and whitespace",
           "ok", "same Coverbase user as")
         d("D02", "user", "sys_user", pool[2], "email 'not-an-email'", "invalid", "not a valid email address")
         d("D03", "user", "sys_user", pool[3], "email 'jane.doe@' (no domain)", "invalid", "not a valid email address")

@@ -55,9 +55,12 @@ def download(client: ServiceNowClient, sys_id: str, dest: BinaryIO, *, expected_
         dest.flush()
         got = digest.hexdigest()
         if expected_size is not None and size != expected_size:
-            raise ServiceNowIntegrityError(f"downloaded {size} bytes but size_bytes says {expected_size}",
-                                           method="GET", path=path)
+            # A cut or substituted body (quota cancel, proxy error page): try again; transient.
+            last_error = ServiceNowTransportError(f"incomplete download: {size} bytes received, size_bytes says "
+                                                  f"{expected_size}", sent=True, method="GET", path=path)
+            continue
         if expected_sha256 and got.lower() != expected_sha256.lower():
+            # Complete body, wrong bytes: what ServiceNow stores is not what it says. Never upload it.
             raise ServiceNowIntegrityError(f"content does not match ServiceNow's hash (got sha256 {got[:12]}…, "
                                            f"expected {expected_sha256[:12]}…)", method="GET", path=path)
         return Downloaded(size, got, bytes(head))

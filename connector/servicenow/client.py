@@ -28,6 +28,7 @@ from connector.servicenow.auth import TOKEN_PATH, credentials_from
 from connector.servicenow.errors import (
     ServiceNowAuthError,
     ServiceNowError,
+    ServiceNowQuotaCancelled,
     ServiceNowRateLimited,
     ServiceNowTransportError,
     error_from_response,
@@ -133,8 +134,11 @@ class ServiceNowClient:
                                       status=401, method="GET", path=path)
         return err
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET a Table/Attachment API path; return the validated JSON body (``{"result": ...}``)."""
+    def get_json(self, path: str, params: dict[str, Any] | None = None, *, retry_cancels: bool = True) -> dict[str, Any]:
+        """GET a Table/Attachment API path; return the validated JSON body (``{"result": ...}``).
+
+        A transaction-quota cancel is retried like any transient answer, unless the caller
+        pages and prefers to shrink the page instead (``retry_cancels=False``)."""
         attempt = 0
 
         def once() -> dict[str, Any]:
@@ -158,7 +162,14 @@ class ServiceNowClient:
                 self.gate.pause_for(err.retry_after if err.retry_after is not None else self.retry.rate_limit_default_wait)
             raise err
 
-        return call_with_retries(once, self.retry, sleep=self._sleep)
+        def once_retrying_cancels() -> dict[str, Any]:
+            try:
+                return once()
+            except ServiceNowQuotaCancelled as exc:
+                exc.retryable = True
+                raise
+
+        return call_with_retries(once_retrying_cancels if retry_cancels else once, self.retry, sleep=self._sleep)
 
     @contextmanager
     def stream(self, path: str) -> Iterator[httpx.Response]:

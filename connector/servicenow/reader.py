@@ -140,7 +140,7 @@ class TableReader:
                 if wanted:
                     params["sysparm_fields"] = ",".join(wanted)
             try:
-                body = self.client.get_json(path, params)
+                body = self.client.get_json(path, params, retry_cancels=False)
             except ServiceNowQuotaCancelled:
                 good = 0
                 if size > self.min_page_size:

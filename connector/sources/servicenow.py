@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
@@ -152,31 +153,52 @@ class ServiceNowSource:
             if size == 0 or too_big or unsafe_file_name(meta.get("file_name", "")):
                 state.set_kind("attachments", SOURCE, row.key, "document", version, "not probed (fails pre-flight)")
                 continue
-            todo.append((row.key, version))
+            todo.append((row.key, version, size, meta.get("hash") or ""))
 
-        def probe(item: tuple[str, str]) -> tuple[str, str, str, str | None]:
-            key, version = item
-            try:
-                head = bytearray()
-                with self.client.stream(f"/api/now/attachment/{key}/file") as resp:
-                    for chunk in resp.iter_bytes(HEAD_BYTES):
-                        head += chunk
-                        if len(head) >= HEAD_BYTES:
-                            break
+        def probe(item: tuple[str, str, int, str]) -> tuple[str, str, str, str | None]:
+            key, version, size, expected = item
+            want = min(size, HEAD_BYTES)
+            problem = "no answer"
+            for _ in range(3):
+                try:
+                    head = bytearray()
+                    with self.client.stream(f"/api/now/attachment/{key}/file") as resp:
+                        for chunk in resp.iter_bytes(HEAD_BYTES):
+                            head += chunk
+                            if len(head) > want:
+                                break
+                except ServiceNowError as exc:
+                    if exc.fatal:
+                        raise
+                    problem = f"content probe failed: {exc}"
+                    continue
+                except Exception as exc:  # a body cut mid-stream
+                    if not type(exc).__module__.startswith("httpx"):
+                        raise
+                    problem = f"content probe interrupted: {type(exc).__name__}"
+                    continue
+                if len(head) < want or (size <= HEAD_BYTES and len(head) != size):
+                    # A cut or substituted body must not decide what the file is.
+                    problem = f"content probe got {len(head)} bytes where {want} were expected"
+                    continue
+                head = head[:HEAD_BYTES]
+                if expected and size <= HEAD_BYTES:
+                    # The probe read the whole file: check it now, so a dry run knows too.
+                    got = hashlib.sha256(head).hexdigest()
+                    if got != expected.lower():
+                        return key, version, "corrupt", (f"content does not match ServiceNow's hash (sha256 "
+                                                         f"{got[:12]}…, expected {expected[:12]}…)")
                 return key, version, sniff_kind(bytes(head)), None
-            except ServiceNowError as exc:
-                if exc.fatal:
-                    raise
-                return key, version, "", f"content probe failed: {exc}"
+            return key, version, "", problem
 
         done = 0
         with ThreadPoolExecutor(self.cfg.sync.servicenow_concurrency) as pool:
             for key, version, kind, problem in pool.map(probe, todo):
-                if problem:  # leave unclassified: probed again next run
+                if not kind:  # probe failed: leave unclassified, probed again next run
                     log.warning("attachment %s: %s", key, problem)
                     continue
                 with state.transaction():
-                    state.set_kind("attachments", SOURCE, key, kind, version)
+                    state.set_kind("attachments", SOURCE, key, kind, version, problem)
                 done += 1
         return done
 

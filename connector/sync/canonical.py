@@ -94,7 +94,7 @@ class CanonicalAttachment(Canonical):
     parent_entity: Literal["vendor", "service", "assessment"] | None = None
     parent_key: str | None = None
     parent_table: str = ""
-    kind: Literal["document", "bom"] | None = None  # detected by content at extraction
+    kind: Literal["document", "bom", "corrupt"] | None = None  # detected by content at extraction
     kind_reason: str | None = None
     file_ref: str  # how the source fetches the bytes (sys_id, relative path)
     deleted: bool = False

@@ -73,6 +73,9 @@ class DocumentsSync(EntitySync):
             if problem:
                 items.append(Item(key, a.label, INVALID, problem, prev=prev))
                 continue
+            if a.kind == "corrupt":
+                items.append(Item(key, a.label, INVALID, a.kind_reason or "content does not match its hash", prev=prev))
+                continue
             if a.kind is None:
                 items.append(Item(key, a.label, DEFERRED, "content not classified yet (the probe failed); retried "
                                   "next run", prev=prev))

@@ -71,6 +71,8 @@ class UsersSync(EntitySync):
             else:
                 by_email.setdefault(u.email, []).append(key)
         for email, keys in sorted(by_email.items()):
+            # The record already holding the canonical form leads; messy variants follow it.
+            keys.sort(key=lambda k: ((snap.users[k].email_raw or "") != email, k))
             lead = snap.users[keys[0]]
             h = canonical_hash({"email": email})
             rows = [ledger.get(k) for k in keys]
