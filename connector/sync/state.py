@@ -282,7 +282,8 @@ class StateDB:
 
     def clear_force(self, stream: str, source: str, keys: Iterable[str]) -> None:
         for key in keys:
-            self.db.execute("UPDATE staging SET force = 0 WHERE stream=? AND source=? AND key=?", [stream, source, key])
+            self.db.execute("UPDATE staging SET force = 0 WHERE stream=? AND source=? AND key=? AND force = 1",
+                            [stream, source, key])
 
     # --- cursors --------------------------------------------------------------------------
 

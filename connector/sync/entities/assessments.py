@@ -37,6 +37,7 @@ from connector.sync.payloads import assessment_payload
 class AssessmentsSync(EntitySync):
     entity = "assessment"
     name = "assessments"
+    stream = "assessments"
 
     def control_sets(self, ctx: RunContext, x: CanonicalAssessment) -> tuple[list[str], str | None]:
         m = ctx.cfg.assessments.control_sets_by_template

@@ -92,6 +92,7 @@ def _same_user_reason(leader: Item) -> str:
 class EntitySync:
     entity = ""  # ledger entity
     name = ""  # report name (plural)
+    stream = ""  # staging stream its records come from (backfill flags live there)
 
     def plan(self, ctx: RunContext) -> list[Item]:
         raise NotImplementedError
@@ -125,10 +126,18 @@ class EntitySync:
                 self._simulate(ctx, rep, writes)
             else:
                 self._apply_all(ctx, rep, writes)
+                self._spend_backfill_flags(ctx, items)
         finally:
             ctx.close_thread_states()
             rep.finish(ctx.cb.calls.total - calls_before)
         return rep
+
+    def _spend_backfill_flags(self, ctx: RunContext, items: list[Item]) -> None:
+        """A backfilled record is sent again once; a settled outcome spends its flag."""
+        done = [k for it in items for k in [it.key, *(f.key for f in it.followers)]]
+        settled = {k for k, r in ctx.ledger(self.entity).items() if r.status not in ("transient", "pending")}
+        with ctx.state.transaction():
+            ctx.state.clear_force(self.stream, ctx.source_name, [k for k in done if k in settled])
 
     def check_breaker(self, ctx: RunContext, items: list[Item]) -> None:
         t = ctx.cfg.thresholds

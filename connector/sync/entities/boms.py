@@ -45,6 +45,7 @@ ENTITLEMENT_OFF = ("the Coverbase org's bill-of-materials entitlement is off (ev
 class BomsSync(EntitySync):
     entity = "bom"
     name = "boms"
+    stream = "attachments"
 
     def plan(self, ctx: RunContext) -> list[Item]:
         snap, cfg = ctx.snapshot, ctx.cfg
@@ -81,7 +82,7 @@ class BomsSync(EntitySync):
                 item.action, item.reason = prev.status, prev.error_message or prev.status
             elif prev and prev.coverbase_id and prev.status == OK and prev.parent_id == p.vendor_id:
                 same = (prev.payload or {}).get("_content") == a.content_version
-                if same and not a.force:
+                if same:  # not even on a backfill: re-uploading would add a duplicate to the BOM history
                     item.action, item.coverbase_id = NOOP, prev.coverbase_id
                     if prev.payload_hash != h:
                         item.notes.append("link changes are not sent: a BOM's links are fixed at upload")
@@ -89,8 +90,9 @@ class BomsSync(EntitySync):
                 else:
                     item.action = UPDATE  # new content: a new upload becomes the applied BOM
             items.append(item)
-        self._gate(ctx, items)
+        # Validate first: a malformed file is worth knowing about even while the entitlement is off.
         self._validate(ctx, [i for i in items if i.action in (CREATE, UPDATE)])
+        self._gate(ctx, items)
         return items
 
     def _gate(self, ctx: RunContext, items: list[Item]) -> None:
@@ -100,6 +102,8 @@ class BomsSync(EntitySync):
             return
         for it in todo:
             it.action, it.reason = DEFERRED, ENTITLEMENT_OFF
+            if it.data.get("file") is not None:
+                it.data.pop("file").close()
 
     def _validate(self, ctx: RunContext, todo: list[Item]) -> None:
         """Download and validate every BOM about to be sent (also in a dry run: 'malformed' must

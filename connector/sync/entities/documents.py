@@ -47,12 +47,13 @@ def parent_refs(ctx: RunContext) -> ParentRefs:
     snap = ctx.snapshot
     return ParentRefs(Refs(ctx, "vendor", {k: v.label for k, v in snap.vendors.items()}),
                       Refs(ctx, "service", {k: s.label for k, s in snap.services.items()}),
-                      Refs(ctx, "assessment", {k: x.label for k, x in snap.assessments.items()}))
+                      Refs(ctx, "assessment", {k: x.label for k, x in snap.assessments.items()}, include_archived=True))
 
 
 class DocumentsSync(EntitySync):
     entity = "document"
     name = "documents"
+    stream = "attachments"
 
     def plan(self, ctx: RunContext) -> list[Item]:
         snap, cfg = ctx.snapshot, ctx.cfg

@@ -9,9 +9,12 @@ from connector.sync.outcomes import OK
 class Refs:
     """Coverbase ids of one entity's records, and why the others have none (yet)."""
 
-    def __init__(self, ctx: RunContext, entity: str, labels: dict[str, str]) -> None:
+    def __init__(self, ctx: RunContext, entity: str, labels: dict[str, str], *, include_archived: bool = False) -> None:
         self.entity = entity
         self.ids = ctx.resolved(entity)
+        if include_archived:  # still exists in Coverbase: links to it stay
+            self.ids.update({k: r.coverbase_id for k, r in ctx.ledger(entity).items()
+                             if r.status == "archived" and r.coverbase_id})
         self.ledger = ctx.ledger(entity)
         self.labels = labels
         self.created_this_run = {k for k, r in self.ledger.items()

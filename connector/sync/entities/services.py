@@ -40,6 +40,7 @@ def _current(svc: Service) -> dict:
 class ServicesSync(EntitySync):
     entity = "service"
     name = "services"
+    stream = "engagements"
 
     def plan(self, ctx: RunContext) -> list[Item]:
         snap = ctx.snapshot

@@ -49,6 +49,7 @@ def referenced_user_keys(snap: Snapshot, cfg: ConnectorConfig) -> set[str]:
 class UsersSync(EntitySync):
     entity = "user"
     name = "users"
+    stream = "users"
 
     def plan(self, ctx: RunContext) -> list[Item]:
         snap, cfg = ctx.snapshot, ctx.cfg

@@ -36,6 +36,7 @@ def idempotency_key(prefix: str, key: str, generation: int) -> str:
 class VendorsSync(EntitySync):
     entity = "vendor"
     name = "vendors"
+    stream = "vendors"
 
     def desired(self, ctx: RunContext, v: CanonicalVendor, users: Refs) -> tuple[dict, dict, list[str]]:
         owners, notes = users.resolve_many(v.owner_keys)
