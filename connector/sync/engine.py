@@ -7,6 +7,7 @@ one step to the next.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from connector.sync.entities.vendors import VendorsSync
 from connector.sync.outcomes import is_fatal
 from connector.sync.report import EntityReport, RunReport
 from connector.sync.state import StateDB
+from connector.sync.writer_lock import writer_lock
 
 ORDER: tuple[type[EntitySync], ...] = (UsersSync, VendorsSync, ServicesSync, DocumentsSync, BomsSync, AssessmentsSync)
 ENTITY_NAMES = tuple(cls.name for cls in ORDER)
@@ -52,12 +54,19 @@ def new_run_id() -> str:
 
 class SyncEngine:
     def __init__(self, *, state: StateDB, coverbase: CoverbaseClient, source: Source, config: ConnectorConfig,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, lock_wait_seconds: float = 0.0) -> None:
         self.state = state
         self.cb = coverbase
         self.source = source
         self.cfg = config
         self.log = log or logging.getLogger("connector.sync")
+        self.lock_wait_seconds = lock_wait_seconds
+
+    def _writer(self, run_id: str, dry_run: bool):
+        """The single-writer guarantee (a dry run writes nothing to Coverbase and needs none)."""
+        if dry_run:
+            return contextlib.nullcontext()
+        return writer_lock(self.state.path, run_id=run_id, wait_seconds=self.lock_wait_seconds)
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -89,7 +98,13 @@ class SyncEngine:
 
     def push(self, entity: str, *, run_id: str, options: PushOptions | None = None, report: RunReport | None = None,
              snapshot: Snapshot | None = None) -> EntityReport:
+        """Plan and apply one entity, holding the writer lock."""
         options = options or PushOptions()
+        with self._writer(run_id, options.dry_run):
+            return self._push(entity, run_id=run_id, options=options, report=report, snapshot=snapshot)
+
+    def _push(self, entity: str, *, run_id: str, options: PushOptions, report: RunReport | None,
+              snapshot: Snapshot | None) -> EntityReport:
         cls = next((c for c in ORDER if c.name == entity), None)
         if cls is None:
             raise ConfigError(f"unknown entity {entity!r}; choose from {', '.join(ENTITY_NAMES)}")
@@ -116,13 +131,14 @@ class SyncEngine:
         result = EngineResult(report)
         self.state.start_run(run_id, mode, self.source.name)
         try:
-            self.check()
-            if extract:
-                result.extracted = self.extract(run_id=run_id, full_refresh=full_refresh, window=window)
-            snap = self.snapshot()
-            for name in ENTITY_NAMES:
-                if name in wanted:
-                    self.push(name, run_id=run_id, options=options, report=report, snapshot=snap)
+            with self._writer(run_id, options.dry_run):
+                self.check()
+                if extract:
+                    result.extracted = self.extract(run_id=run_id, full_refresh=full_refresh, window=window)
+                snap = self.snapshot()
+                for name in ENTITY_NAMES:
+                    if name in wanted:
+                        self._push(name, run_id=run_id, options=options, report=report, snapshot=snap)
         except BaseException as exc:
             report.fatal = str(exc) if is_fatal(exc) else f"unexpected {type(exc).__name__}: {exc}"
             self.state.finish_run(run_id, "failed", report.to_dict(), report.fatal)

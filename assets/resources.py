@@ -1,0 +1,126 @@
+"""Dagster resources: one per API, plus the ledger. Secrets only ever arrive as ``dg.EnvVar``
+(resolved at launch, shown by name in the UI, never stored in run config or event logs)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from connector.coverbase.client import DEFAULT_API_URL, CoverbaseClient
+from connector.errors import ApiError, ConfigError
+from connector.servicenow.client import ServiceNowClient
+from connector.sources.servicenow import ServiceNowSource
+from connector.sync.config import ConnectorConfig, load_config
+from connector.sync.state import DEFAULT_PATH, StateDB
+
+
+class CoverbaseResource(dg.ConfigurableResource):
+    """The Coverbase REST API (``COVERBASE_API_URL``, ``COVERBASE_API_KEY``)."""
+
+    api_url: str = DEFAULT_API_URL
+    api_key: str = Field(default="", description="From the COVERBASE_API_KEY environment variable.")
+    rate_limit_per_second: float | None = None
+    max_concurrency: int = 8
+    timeout_seconds: float = 120.0
+    ca_bundle: str | None = None
+
+    def client(self, rate_limit_per_second: float | None = None) -> CoverbaseClient:
+        return CoverbaseClient(self.api_url, self.api_key, timeout=self.timeout_seconds,
+                               rate_limit_per_second=rate_limit_per_second or self.rate_limit_per_second,
+                               max_concurrency=self.max_concurrency, ca_bundle=self.ca_bundle)
+
+    def check(self) -> str:
+        """Fail fast with the setting to fix (runs when a run starts)."""
+        try:
+            with self.client() as c:
+                c.auth_test()
+        except (ApiError, ConfigError) as exc:
+            raise dg.Failure(description=f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
+                                         "COVERBASE_API_KEY.") from None
+        return self.api_url
+
+
+class ServiceNowResource(dg.ConfigurableResource):
+    """A ServiceNow instance (``SERVICENOW_*``): Basic auth, or OAuth when a client id is set."""
+
+    instance_url: str = ""
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    max_concurrency: int = 4
+    timeout_seconds: float = 120.0
+    ca_bundle: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.instance_url)
+
+    def client(self) -> ServiceNowClient:
+        if not self.instance_url:
+            raise ConfigError("SERVICENOW_INSTANCE_URL is not set")
+        return ServiceNowClient(self.instance_url, username=self.username or None, password=self.password or None,
+                                client_id=self.client_id or None, client_secret=self.client_secret or None,
+                                timeout=self.timeout_seconds, max_concurrency=self.max_concurrency,
+                                ca_bundle=self.ca_bundle)
+
+    def source(self, config: ConnectorConfig) -> ServiceNowSource:
+        return ServiceNowSource(self.client(), config)
+
+    def check(self, config: ConnectorConfig) -> dict[str, str]:
+        try:
+            source = self.source(config)
+            try:
+                return source.check()
+            finally:
+                source.close()
+        except (ApiError, ConfigError) as exc:
+            raise dg.Failure(description=f"ServiceNow check failed: {exc}") from None
+
+
+class LedgerResource(dg.ConfigurableResource):
+    """The state DB (``CONNECTOR_STATE_DB``) and the mapping file (``CONNECTOR_CONFIG``)."""
+
+    state_db: str = DEFAULT_PATH
+    config_path: str | None = None
+    lock_wait_seconds: float = 0.0
+
+    def config(self) -> ConnectorConfig:
+        try:
+            return load_config(self.config_path or None)
+        except ConfigError as exc:
+            raise dg.Failure(description=str(exc)) from None
+
+    def open(self) -> StateDB:
+        return StateDB(self.state_db)
+
+
+class SyncOptionsResource(dg.ConfigurableResource):
+    """Per-run switches of ``sync_all``, set in the Launchpad under ``resources.sync_options``."""
+
+    dry_run: bool = False
+    allow_mass_changes: bool = False
+    retry_rejected: bool = False
+    full_refresh: bool = False
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def default_resources() -> dict[str, Any]:
+    """Bound from the pinned environment variables; optional ones only when they are set."""
+    return {
+        "coverbase": CoverbaseResource(api_url=_env("COVERBASE_API_URL", DEFAULT_API_URL),
+                                       api_key=dg.EnvVar("COVERBASE_API_KEY")),
+        "servicenow": ServiceNowResource(instance_url=_env("SERVICENOW_INSTANCE_URL", ""),
+                                         username=_env("SERVICENOW_USERNAME"), password=_env("SERVICENOW_PASSWORD"),
+                                         client_id=_env("SERVICENOW_CLIENT_ID"),
+                                         client_secret=_env("SERVICENOW_CLIENT_SECRET")),
+        "ledger": LedgerResource(state_db=_env("CONNECTOR_STATE_DB", DEFAULT_PATH),
+                                 config_path=_env("CONNECTOR_CONFIG")),
+        "sync_options": SyncOptionsResource(),
+    }
