@@ -101,12 +101,19 @@ def test_transient_answers_are_retried_until_a_good_body(servicenow, fault):
     assert any(e["fault"] for e in servicenow.emu.log)
 
 
-def test_a_transaction_cancel_is_left_to_the_reader_to_shrink_the_page(servicenow, sn):
+def test_a_transaction_cancel_on_a_one_off_read_is_retried(servicenow, sn):
+    servicenow.emu.set_faults({"rate_truncated": 0.5, "rate_500": 0.2, "seed": 5})
+    for _ in range(5):
+        assert sn.get_json(PATH, {"sysparm_limit": 1})["result"]
+    assert any(e["fault"] in ("truncated", "500") for e in servicenow.emu.log)
+
+
+def test_a_paging_caller_gets_the_cancel_at_once_to_shrink_its_page(servicenow, sn):
     from connector.servicenow.errors import ServiceNowQuotaCancelled
 
     servicenow.emu.set_faults({"rate_truncated": 1.0})
     with pytest.raises(ServiceNowQuotaCancelled):
-        sn.get_json(PATH)
+        sn.get_json(PATH, retry_cancels=False)
     assert len(servicenow.emu.log) == 1
 
 
