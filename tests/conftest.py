@@ -17,7 +17,8 @@ from connector.http.retrying import RetrySettings
 
 os.environ.setdefault("DAGSTER_HOME", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".dagster"))
 
-FAST_RETRY = RetrySettings(max_retries=6, backoff_initial=0.001, backoff_max=0.01, max_total_wait=30)
+FAST_RETRY = RetrySettings(max_retries=6, backoff_initial=0.001, backoff_max=0.01, max_total_wait=30,
+                           rate_limit_default_wait=0.01)
 
 
 class VirtualTime:
@@ -61,10 +62,11 @@ class RunningCoverbase:
 
 def start_coverbase(**kw) -> RunningCoverbase:
     faults = kw.pop("faults", None)
-    emu = CoverbaseEmulator([DEMO_API_KEY], foreign_api_key="ak_test_foreign_org",
+    api_key = kw.pop("api_key", DEMO_API_KEY)
+    emu = CoverbaseEmulator([api_key], foreign_api_key="ak_test_foreign_org",
                             faults=CoverbaseFaults.model_validate(faults or {}), **kw)
     server = ServerThread(emu.app).start()
-    return RunningCoverbase(emu, server, DEMO_API_KEY)
+    return RunningCoverbase(emu, server, api_key)
 
 
 @pytest.fixture
@@ -87,7 +89,8 @@ from connector.emulators import sn_dataset  # noqa: E402
 from connector.emulators.servicenow_app import ServiceNowEmulator, ServiceNowFaults  # noqa: E402
 from connector.servicenow.client import ServiceNowClient  # noqa: E402
 
-SN_FAST_RETRY = RetrySettings(max_retries=8, backoff_initial=0.001, backoff_max=0.01, max_total_wait=30)
+SN_FAST_RETRY = RetrySettings(max_retries=8, backoff_initial=0.001, backoff_max=0.01, max_total_wait=30,
+                              rate_limit_default_wait=0.01)
 
 
 @dataclass
@@ -112,9 +115,11 @@ class RunningServiceNow:
 
 def start_servicenow(dataset: str = "small", *, faults: dict | None = None, certfile=None, keyfile=None,
                      **kw) -> RunningServiceNow:
-    emu = ServiceNowEmulator(sn_dataset.build(dataset), username=_fx.DEMO_SN_USER, password=_fx.DEMO_SN_PASSWORD,
-                             client_id=_fx.DEMO_SN_CLIENT_ID, client_secret=_fx.DEMO_SN_CLIENT_SECRET,
-                             faults=ServiceNowFaults.model_validate(faults or {}), **kw)
+    creds = {"username": _fx.DEMO_SN_USER, "password": _fx.DEMO_SN_PASSWORD, "client_id": _fx.DEMO_SN_CLIENT_ID,
+             "client_secret": _fx.DEMO_SN_CLIENT_SECRET}
+    creds.update({k: kw.pop(k) for k in list(kw) if k in creds})
+    emu = ServiceNowEmulator(sn_dataset.build(dataset), faults=ServiceNowFaults.model_validate(faults or {}),
+                             **creds, **kw)
     server = ServerThread(emu.app, certfile=certfile, keyfile=keyfile).start()
     return RunningServiceNow(emu, server)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 
 from connector.emulators.fixtures import DOCUMENT_EXTENSIONS, FOREIGN_ORG_EMAILS, MAX_DOCUMENT_BYTES
 from connector.emulators.sn_dataset import Dataset
+
 
 ENG = "sn_vdr_risk_asmt_vendor_engagement"
 ASMT = "sn_vdr_risk_asmt_assessment"
@@ -32,6 +34,7 @@ class Expected:
     services: dict[str, str] = field(default_factory=dict)  # engagement sys_id -> vendor sys_id
     users: set[str] = field(default_factory=set)  # normalised emails
     documents: dict[str, str] = field(default_factory=dict)  # attachment sys_id -> vendor sys_id
+    document_content: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # sys_id -> (vendor, name, sha256)
     boms: dict[str, str] = field(default_factory=dict)
     assessments: dict[str, str] = field(default_factory=dict)  # assessment sys_id -> vendor sys_id
 
@@ -101,4 +104,57 @@ def expected(ds: Dataset, *, ineligible=("closed", "cancelled", "canceled")) -> 
             continue
         if name.rsplit(".", 1)[-1].lower() in DOCUMENT_EXTENSIONS:
             out.documents[sid] = vendor
+            out.document_content[sid] = (vendor, name, hashlib.sha256(content).hexdigest())
     return out
+
+
+def coverbase_view(h) -> dict:
+    st = h.cb_state()
+    users = {u["email"].lower(): u["id"] for u in st["users"]}
+    vendors = {v["external_id"]: v for v in st["vendors"]}
+    return {"state": st, "users": users, "vendors": vendors}
+
+
+def assert_end_state(h) -> None:
+    exp = expected(h.sn.emu.ds)
+    view = coverbase_view(h)
+    st = view["state"]
+    ext_ids = [v["external_id"] for v in st["vendors"]]
+    assert len(ext_ids) == len(set(ext_ids)), "duplicate vendors"
+    assert set(ext_ids) == set(exp.vendors)
+    assert {v["external_id"]: v["name"] for v in st["vendors"]} == exp.vendors
+    services = {s["external_id"]: v["external_id"] for v in st["vendors"] for s in v["services"]}
+    all_services = [s["external_id"] for v in st["vendors"] for s in v["services"]]
+    assert len(all_services) == len(set(all_services)), "duplicate services"
+    assert services == exp.services
+    assert set(view["users"]) == exp.users
+    by_cb_vendor = {v["id"]: v["external_id"] for v in st["vendors"]}
+    live_docs = [d for d in st["documents"] if not d["is_archived"]]
+    # Same-named files on one vendor are told apart by content, not by which row they came from.
+    assert Counter((by_cb_vendor[d["vendor_id"]], d["name"], d["sha256"]) for d in live_docs) == \
+        Counter(exp.document_content.values())
+    assert Counter(by_cb_vendor[b["vendor_id"]] for b in st["boms"]) == Counter(exp.boms.values())
+    assert Counter(by_cb_vendor[a["vendor_id"]] for a in st["assessments"] if not a["is_archived"]) == \
+        Counter(exp.assessments.values())
+
+
+def assert_no_duplicates_and_ledger_consistent(cb_state: dict, ledger_rows: list[dict]) -> None:
+    """Zero duplicates of any entity in Coverbase, and the ledger and Coverbase agree both ways."""
+    vendors = cb_state["vendors"]
+    assert len({v["external_id"] for v in vendors}) == len(vendors), "duplicate vendors"
+    services = [s for v in vendors for s in v["services"]]
+    assert len({s["external_id"] for s in services}) == len(services), "duplicate services"
+    docs = [d for d in cb_state["documents"] if not d["is_archived"]]
+    assert len({(d["vendor_id"], d["name"], d["sha256"]) for d in docs}) == len(docs), "duplicate documents"
+    boms = [b for b in cb_state["boms"] if not b["is_archived"]]
+    assert len({(b["vendor_id"], b["document"]["name"], b["sha256"]) for b in boms}) == len(boms), "duplicate BOMs"
+    live = [a for a in cb_state["assessments"] if not a["is_archived"]]
+    assert len({(a["vendor_id"], a["name"]) for a in live}) == len(live), "duplicate assessments"
+    ids = {"vendor": {v["id"] for v in vendors}, "service": {s["id"] for s in services},
+           "document": {d["id"] for d in docs}, "bom": {b["id"] for b in boms},
+           "assessment": {a["id"] for a in live}, "user": {u["id"] for u in cb_state["users"]}}
+    synced = {e: {r["coverbase_id"] for r in ledger_rows if r["entity"] == e and r["status"] == "ok"} for e in ids}
+    for entity, held in ids.items():
+        assert synced[entity] <= held, f"ledger says synced but Coverbase lacks {entity}: {synced[entity] - held}"
+        if entity != "user":  # users may pre-exist in the org
+            assert held <= synced[entity], f"Coverbase holds {entity} the ledger does not know: {held - synced[entity]}"

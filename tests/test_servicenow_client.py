@@ -14,7 +14,7 @@ from connector.servicenow.errors import (
     ServiceNowNotFound,
     retry_after_of,
 )
-from tests.conftest import VirtualTime
+from tests.conftest import SN_FAST_RETRY, VirtualTime
 
 PATH = "/api/now/table/core_company"
 
@@ -84,7 +84,7 @@ def test_429_without_headers_uses_the_default_wait(servicenow):
     with servicenow.client(sleep=vt.sleep, clock=vt.clock) as c:
         for _ in range(6):
             c.get_json(PATH, {"sysparm_limit": 1})
-    assert vt.slept and set(vt.slept) == {1.0}
+    assert vt.slept and set(vt.slept) == {SN_FAST_RETRY.rate_limit_default_wait}
 
 
 def test_retry_after_falls_back_to_the_rate_limit_reset_header():

@@ -5,41 +5,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import Harness
-from tests.sync_oracle import expected
-
-
-def coverbase_view(h: Harness) -> dict:
-    st = h.cb_state()
-    users = {u["email"].lower(): u["id"] for u in st["users"]}
-    vendors = {v["external_id"]: v for v in st["vendors"]}
-    return {"state": st, "users": users, "vendors": vendors}
-
-
-def assert_end_state(h: Harness) -> None:
-    exp = expected(h.sn.emu.ds)
-    view = coverbase_view(h)
-    st = view["state"]
-    ext_ids = [v["external_id"] for v in st["vendors"]]
-    assert len(ext_ids) == len(set(ext_ids)), "duplicate vendors"
-    assert set(ext_ids) == set(exp.vendors)
-    assert {v["external_id"]: v["name"] for v in st["vendors"]} == exp.vendors
-    services = {s["external_id"]: v["external_id"] for v in st["vendors"] for s in v["services"]}
-    all_services = [s["external_id"] for v in st["vendors"] for s in v["services"]]
-    assert len(all_services) == len(set(all_services)), "duplicate services"
-    assert services == exp.services
-    assert set(view["users"]) == exp.users
-    by_cb_vendor = {v["id"]: v["external_id"] for v in st["vendors"]}
-    live_docs = [d for d in st["documents"] if not d["is_archived"]]
-    rows = h.sn.emu.tables["sys_attachment"]
-    doc_by_att = {}
-    for d in live_docs:
-        att = next(k for k, r in rows.items() if r["file_name"] == d["name"] and by_cb_vendor[d["vendor_id"]] == exp.documents.get(k, "?")
-                   and (not r["hash"] or r["hash"] == d["sha256"]))
-        doc_by_att[att] = d
-    assert len(live_docs) == len(exp.documents) and set(doc_by_att) == set(exp.documents)
-    assert Counter(by_cb_vendor[b["vendor_id"]] for b in st["boms"]) == Counter(exp.boms.values())
-    assert Counter(by_cb_vendor[a["vendor_id"]] for a in st["assessments"] if not a["is_archived"]) == \
-        Counter(exp.assessments.values())
+from tests.sync_oracle import assert_end_state, coverbase_view, expected
 
 
 def test_full_sync_reaches_the_expected_end_state(harness):

@@ -59,6 +59,7 @@ from connector.coverbase.models import (
 )
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
+from connector.http.nocookies import without_cookies
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
 from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry, redact_key
 from connector.http.retrying import RetrySettings, call_with_retries
@@ -112,7 +113,7 @@ class CoverbaseClient:
         limits = httpx.Limits(
             max_connections=max_concurrency * 2, max_keepalive_connections=max_concurrency
         )
-        self._http = httpx.Client(
+        self._http = without_cookies(httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
             timeout=httpx.Timeout(timeout, connect=15.0),
@@ -120,11 +121,11 @@ class CoverbaseClient:
             limits=limits,
             transport=transport,
             follow_redirects=False,
-        )
+        ))
         # Presigned upload targets must never receive the bearer token.
-        self._plain = httpx.Client(
+        self._plain = without_cookies(httpx.Client(
             timeout=httpx.Timeout(timeout, connect=15.0), verify=verify, transport=transport
-        )
+        ))
         self.gate = RequestGate(rate_limit_per_second=rate_limit_per_second, max_concurrency=max_concurrency,
                                 sleep=sleep, clock=clock)
         self.retry = retry or RetrySettings()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -130,6 +130,8 @@ class CoverbaseEmulator:
 
     def _decide(self, request: Request, raw: bytes) -> dict:
         f = self.faults
+        if not (f.rate_429 or f.rate_5xx or f.rate_ambiguous or f.latency_jitter_ms or f.latency_spike_rate):
+            return {"delay": f.latency_ms / 1000.0}  # nothing random to decide: skip the seeded draw
         path = request.url.path
         if f.path_filter and not re.search(f.path_filter, path):
             return {}
@@ -215,6 +217,9 @@ class CoverbaseEmulator:
                     return Response(status_code=204)
                 return JSONResponse(out, status_code=status,
                                     headers={"X-Request-Id": f"req_{len(self.log):08d}"})
+            except ClientDisconnect:
+                entry["status"] = 499  # the client went away mid-request (e.g. a killed sync)
+                return Response(status_code=499)
             except ApiProblem as p:
                 entry["status"] = p.status
                 return JSONResponse(p.body, status_code=p.status,

@@ -200,6 +200,10 @@ class ServiceNowEmulator:
 
     def _fault(self, request: Request) -> dict[str, Any]:
         f = self.faults
+        rates = (f.rate_429, f.rate_429_bare, f.rate_5xx, f.rate_202, f.rate_null, f.rate_html, f.rate_truncated,
+                 f.rate_500)
+        if not any(rates) and not f.html_always:
+            return {"delay": f.latency_ms / 1000.0}  # nothing random to decide: skip the seeded draw
         path = request.url.path
         if f.path_filter and not re.search(f.path_filter, path):
             return {}
@@ -518,6 +522,17 @@ class ServiceNowEmulator:
 
         async def attachments(request: Request) -> Response:
             body = await request.json()
+            if body.get("stream_size"):  # a large file produced as a stream, never held in memory
+                blob = Blob(stream_size=int(body["stream_size"]), stream_seed=int(body.get("stream_seed", 1)))
+                digest = hashlib.sha256()
+                for chunk in blob.chunks():
+                    digest.update(chunk)
+                row = self.add_attachment(body["table_name"], body["table_sys_id"], body["file_name"], b"",
+                                          body.get("content_type", "application/octet-stream"), body.get("sys_id"))
+                self.update("sys_attachment", row["sys_id"], {"size_bytes": str(blob.stream_size),
+                                                              "hash": digest.hexdigest()})
+                self.blobs[row["sys_id"]] = blob
+                return JSONResponse(self.tables["sys_attachment"][row["sys_id"]], status_code=201)
             content = base64.b64decode(body.get("content_b64", ""))
             return JSONResponse(self.add_attachment(body["table_name"], body["table_sys_id"], body["file_name"],
                                                     content, body.get("content_type", "application/octet-stream"),

@@ -1,6 +1,6 @@
 """ServiceNowClient: transport, authentication and retries for every ServiceNow read.
 
-- no cookie jar: a shared JSESSIONID serialises concurrent requests on one server session and
+- no cookies at all: a shared JSESSIONID serialises concurrent requests on one server session and
   causes silent 202 drops (servicenow.md §3.1, Pitfall 10);
 - every 200 body is validated (``result`` present, no ``error``, not truncated, not ``null``,
   not HTML); those and 202, 429 and 5xx are retried; 400/403/404 never are;
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import ssl
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import httpx
 
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
+from connector.http.nocookies import without_cookies
 from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
@@ -37,10 +37,6 @@ from connector.servicenow.errors import (
 
 USER_AGENT = "servicenow-coverbase-connector/0.1"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def _no_cookies() -> http.cookiejar.CookieJar:
-    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 class ServiceNowClient:
@@ -65,12 +61,12 @@ class ServiceNowClient:
         self.instance_url = require_safe_base_url(instance_url, "SERVICENOW_INSTANCE_URL")
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
         # Longer than ServiceNow's 60 s transaction quota, so the server cancels first and says so.
-        self._http = httpx.Client(
+        self._http = without_cookies(httpx.Client(
             base_url=self.instance_url, timeout=httpx.Timeout(timeout, connect=15.0), verify=verify,
-            transport=transport, cookies=_no_cookies(), follow_redirects=False,
+            transport=transport, follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=max_concurrency * 2, max_keepalive_connections=max_concurrency),
-        )
+        ))
         self.credentials = credentials_from(self._post_token, username=username, password=password,
                                             client_id=client_id, client_secret=client_secret)
         self.gate = RequestGate(rate_limit_per_second=rate_limit_per_second, max_concurrency=max_concurrency,

@@ -17,7 +17,7 @@ from connector.sources.base import StreamStats, Window
 from connector.sources.servicenow_mapping import SOURCE, build_snapshot
 from connector.sync.canonical import CanonicalAttachment, Snapshot
 from connector.sync.config import ConnectorConfig
-from connector.sync.content import HEAD_BYTES, sniff_kind, unsafe_file_name
+from connector.sync.content import HEAD_BYTES, may_hold_json, sniff_kind, unsafe_file_name
 from connector.sync.state import StateDB
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,9 @@ class ServiceNowSource:
         return stats
 
     def _classify(self, state: StateDB) -> int:
-        """Probe the first 64 KiB of new or changed attachments: BOMs are known by content."""
+        """Probe the first 64 KiB of new or changed attachments: BOMs are known by content.
+        Only attachments whose declared type could carry JSON text are read; PDF, Office, image
+        and archive files are documents (their bytes are hash-checked when they are uploaded)."""
         todo = []
         for row in state.staged("attachments", SOURCE):
             meta = row.record
@@ -152,6 +154,9 @@ class ServiceNowSource:
             too_big = size > max(self.cfg.documents.max_bytes, self.cfg.boms.max_bytes)
             if size == 0 or too_big or unsafe_file_name(meta.get("file_name", "")):
                 state.set_kind("attachments", SOURCE, row.key, "document", version, "not probed (fails pre-flight)")
+                continue
+            if not may_hold_json(meta.get("content_type")):
+                state.set_kind("attachments", SOURCE, row.key, "document", version, None)
                 continue
             todo.append((row.key, version, size, meta.get("hash") or ""))
 

@@ -6,6 +6,7 @@ Keys are the source's stable record keys (sys_id for ServiceNow, a key column fo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -25,6 +26,7 @@ def normalize_email(raw: str | None) -> str | None:
     return v or None
 
 
+@functools.lru_cache(maxsize=65536)
 def email_problem(email: str | None) -> str | None:
     """Why Coverbase would refuse this address (its EmailStr uses the same library), or None."""
     if not email:
@@ -141,7 +143,11 @@ _WS = re.compile(r"\s+")
 
 def _norm(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
-        return _WS.sub(" ", unicodedata.normalize("NFC", value)).strip()
+        if not unicodedata.is_normalized("NFC", value):
+            value = unicodedata.normalize("NFC", value)
+        if "  " in value or "\n" in value or "\t" in value or "\r" in value:
+            value = _WS.sub(" ", value)
+        return value.strip()
     if isinstance(value, dict):
         return {k: _norm(v, k) for k, v in sorted(value.items()) if v is not None}
     if isinstance(value, (list, tuple)):

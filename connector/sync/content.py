@@ -37,6 +37,19 @@ def unsafe_file_name(name: str) -> str | None:
     return None
 
 
+# Declared types whose bytes cannot be CycloneDX or SPDX JSON text: not worth a probe request.
+BINARY_TYPES = ("application/pdf", "application/msword", "application/vnd.openxmlformats-", "application/vnd.ms-",
+                "application/vnd.oasis.opendocument.", "application/zip", "application/x-zip", "application/gzip",
+                "application/x-7z", "application/x-rar", "application/x-msdownload", "application/rtf", "image/",
+                "audio/", "video/")
+
+
+def may_hold_json(content_type: str | None) -> bool:
+    """Whether an attachment of this declared type is probed for a BOM (unknown types are)."""
+    ct = (content_type or "").split(";")[0].strip().lower()
+    return not any(ct.startswith(b) for b in BINARY_TYPES)
+
+
 def sniff_kind(head: bytes) -> str:
     """'bom' when the first bytes are CycloneDX or SPDX JSON, else 'document'."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")

@@ -1,16 +1,16 @@
 """Everything one run of one entity needs, and the ledger writes workers make.
 
-Workers run HTTP concurrently; each commits its own result through a thread-local SQLite
-connection the moment Coverbase has answered, so a killed process loses at most the writes
-in flight (and those are covered by idempotency keys or read-back on the next run).
+Workers run HTTP concurrently and hand each result to the ledger writer the moment Coverbase has
+answered (``connector/sync/ledger_writer.py``): a killed process loses at most the results of
+one group commit, which the next run replays (idempotency keys) or reads back (pending rows).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ from connector.sync.canonical import Snapshot
 from connector.sync.config import ConnectorConfig
 from connector.sync.outcomes import OK, STATUS_OF_OUTCOME
 from connector.sync.report import RunReport
+from connector.sync.ledger_writer import LedgerWriter
 from connector.sync.state import LedgerRow, StateDB, utcnow
 
 T = TypeVar("T")
@@ -40,9 +41,8 @@ class RunContext:
     allow_mass_changes: bool = False
     retry_rejected: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("connector.sync"))
-    _local: threading.local = field(default_factory=threading.local)
-    _conns: list[StateDB] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ledgers: dict[str, dict[str, LedgerRow]] = field(default_factory=dict)
+    writer: LedgerWriter | None = None
 
     @property
     def source_name(self) -> str:
@@ -51,7 +51,14 @@ class RunContext:
     # --- ledger access ----------------------------------------------------------------------
 
     def ledger(self, entity: str) -> dict[str, LedgerRow]:
-        return self.state.ledger(entity, self.source_name)
+        """The entity's ledger as it was when first asked in this context (planning reads it
+        many times; writes go through ``write_ledger``/``forget``, which drop the copy)."""
+        if entity not in self._ledgers:
+            self._ledgers[entity] = self.state.ledger(entity, self.source_name)
+        return self._ledgers[entity]
+
+    def forget(self, entity: str) -> None:
+        self._ledgers.pop(entity, None)
 
     def resolved(self, entity: str) -> dict[str, str]:
         """source key -> Coverbase id of records Coverbase holds (plus dry-run stand-ins)."""
@@ -60,44 +67,45 @@ class RunContext:
             out.update(self.state.dry_run_ids(self.run_id, entity))
         return out  # type: ignore[return-value]
 
-    def thread_state(self) -> StateDB:
-        """A SQLite connection owned by the calling thread (sqlite3 objects are per-thread)."""
-        if threading.current_thread() is threading.main_thread():
-            return self.state
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = StateDB(self.state.path, shared_close=True)
-            self._local.db = db
-            with self._lock:
-                self._conns.append(db)
-        return db
+    @contextmanager
+    def ledger_writer(self) -> Iterator[None]:
+        """While workers run: their ledger rows go through one group-committing writer."""
+        if self.dry_run:
+            yield
+            return
+        self.writer = LedgerWriter(self.state.path)
+        try:
+            yield
+        finally:
+            writer, self.writer = self.writer, None
+            writer.close()
 
-    def close_thread_states(self) -> None:
-        with self._lock:
-            for db in self._conns:
-                db.close()
-            self._conns.clear()
-        self._local = threading.local()
-
-    def write_ledger(self, row: LedgerRow, writes: Iterable[dict[str, Any]] = ()) -> None:
-        """Commit one record's ledger row and its changelog entries together."""
+    def write_ledger(self, row: LedgerRow, writes: Iterable[dict[str, Any]] = (), *, sync: bool = False) -> None:
+        """Record one record's ledger row and its changelog entries together (atomically).
+        ``sync`` waits until they are committed (write-ahead rows)."""
         if self.dry_run:
             return
-        db = self.thread_state()
-        with db.transaction():
-            db.upsert_ledger([row])
+        self._ledgers.pop(row.entity, None)
+        if self.writer is not None:
+            self.writer.put(row, writes, self.run_id, sync=sync)
+            return
+        with self.state.transaction():
+            self.state.upsert_ledger([row])
             for w in writes:
-                db.log_write(run_id=self.run_id, entity=row.entity, source=row.source, source_key=row.source_key,
-                             **w)
+                self.state.log_write(run_id=self.run_id, entity=row.entity, source=row.source,
+                                     source_key=row.source_key, **w)
 
-    def mark_pending(self, entity: str, key: str, label: str, base: LedgerRow | None, **fields: Any) -> LedgerRow:
+    def mark_pending(self, entity: str, key: str, label: str, base: LedgerRow | None, *, wait: bool = True,
+                     **fields: Any) -> LedgerRow:
         """Write-ahead intent before a write whose response may be lost: the next run finds
-        ``pending`` and reads back (or replays the idempotency key) instead of creating again."""
+        ``pending`` and reads back (or replays the idempotency key) instead of creating again.
+        ``wait=False`` for writes an idempotency key already protects: the row only has to be
+        there if nobody runs again within Coverbase's 24 h replay window."""
         row = (base.model_copy() if base else LedgerRow(entity=entity, source=self.source_name, source_key=key,
                                                          status="pending"))
         row = row.model_copy(update={"status": "pending", "label": label, "run_id": self.run_id,
                                      "updated_at": utcnow(), **fields})
-        self.write_ledger(row)
+        self.write_ledger(row, sync=wait)
         return row
 
     # --- concurrency ------------------------------------------------------------------------

@@ -104,7 +104,7 @@ class SyncEngine:
             return self._push(entity, run_id=run_id, options=options, report=report, snapshot=snapshot)
 
     def _push(self, entity: str, *, run_id: str, options: PushOptions, report: RunReport | None,
-              snapshot: Snapshot | None) -> EntityReport:
+              snapshot: Snapshot | None, ledgers: dict | None = None) -> EntityReport:
         cls = next((c for c in ORDER if c.name == entity), None)
         if cls is None:
             raise ConfigError(f"unknown entity {entity!r}; choose from {', '.join(ENTITY_NAMES)}")
@@ -113,6 +113,8 @@ class SyncEngine:
                          snapshot=snapshot or self.snapshot(), report=report, dry_run=options.dry_run,
                          allow_mass_changes=options.allow_mass_changes, retry_rejected=options.retry_rejected,
                          log=self.log)
+        if ledgers is not None:
+            ctx._ledgers = ledgers  # one run's pushes share what they read; writes drop the entity's copy
         return cls().run(ctx)
 
     # --- a whole run ------------------------------------------------------------------------
@@ -136,9 +138,11 @@ class SyncEngine:
                 if extract:
                     result.extracted = self.extract(run_id=run_id, full_refresh=full_refresh, window=window)
                 snap = self.snapshot()
+                ledgers: dict = {}
                 for name in ENTITY_NAMES:
                     if name in wanted:
-                        self._push(name, run_id=run_id, options=options, report=report, snapshot=snap)
+                        self._push(name, run_id=run_id, options=options, report=report, snapshot=snap,
+                                   ledgers=ledgers)
         except BaseException as exc:
             report.fatal = str(exc) if is_fatal(exc) else f"unexpected {type(exc).__name__}: {exc}"
             self.state.finish_run(run_id, "failed", report.to_dict(), report.fatal)

@@ -136,7 +136,7 @@ class AssessmentsSync(EntitySync):
         generation = item.prev.idem_generation if item.prev else 1
         base = f"{ctx.source.key_prefix(self.entity)}:{item.key}"
         key = base if generation <= 1 else f"{base}:g{generation}"
-        ctx.mark_pending(self.entity, item.key, item.label, item.prev, idempotency_key=key)
+        ctx.mark_pending(self.entity, item.key, item.label, item.prev, wait=False, idempotency_key=key)
         try:
             a = ctx.cb.create_assessment(AssessmentCreate(**item.payload), idempotency_key=key)  # type: ignore[arg-type]
         except (CoverbaseBadRequest, CoverbaseNotFound, CoverbaseConflict) as exc:
@@ -164,3 +164,4 @@ class AssessmentsSync(EntitySync):
             rows.append(row.model_copy(update={"payload": stored, "payload_hash": document_hash(payload, a)}))
         with ctx.state.transaction():
             ctx.state.upsert_ledger(rows)
+        ctx.forget("document")

@@ -128,13 +128,13 @@ class EntitySync:
                 self._apply_all(ctx, rep, writes)
                 self._spend_backfill_flags(ctx, items)
         finally:
-            ctx.close_thread_states()
             rep.finish(ctx.cb.calls.total - calls_before)
         return rep
 
     def _spend_backfill_flags(self, ctx: RunContext, items: list[Item]) -> None:
         """A backfilled record is sent again once; a settled outcome spends its flag."""
         done = [k for it in items for k in [it.key, *(f.key for f in it.followers)]]
+        ctx.forget(self.entity)
         settled = {k for k, r in ctx.ledger(self.entity).items() if r.status not in ("transient", "pending")}
         with ctx.state.transaction():
             ctx.state.clear_force(self.stream, ctx.source_name, [k for k in done if k in settled])
@@ -180,6 +180,7 @@ class EntitySync:
         if rows and not ctx.dry_run:
             with ctx.state.transaction():
                 ctx.state.upsert_ledger(rows)
+            ctx.forget(self.entity)
 
     def _simulate(self, ctx: RunContext, rep: EntityReport, writes: list[Item]) -> None:
         outcomes = ctx.map(lambda it: self.predict(ctx, it), writes)
@@ -206,7 +207,7 @@ class EntitySync:
             return it, res
 
         fatal: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=ctx.cfg.sync.concurrency) as pool:
+        with ctx.ledger_writer(), ThreadPoolExecutor(max_workers=ctx.cfg.sync.concurrency) as pool:
             pending = {pool.submit(one, it) for it in writes}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)

@@ -107,31 +107,36 @@ class BomsSync(EntitySync):
 
     def _validate(self, ctx: RunContext, todo: list[Item]) -> None:
         """Download and validate every BOM about to be sent (also in a dry run: 'malformed' must
-        show in the plan). The spooled copy is kept for the upload."""
+        show in the plan). The spooled copy is kept for the upload. Downloads run in parallel;
+        validation is CPU work and runs in one thread (threads would only fight over the GIL)."""
 
-        def check(it: Item) -> tuple[Item, BinaryIO | None, str | None, dict[str, Any]]:
+        def fetch(it: Item) -> tuple[Item, BinaryIO | None, str | None, Any]:
             a: CanonicalAttachment = it.data["attachment"]
             tmp = private_spool(ctx.cfg.documents.spool_in_memory_bytes)
             try:
-                got = ctx.source.fetch(a, tmp)
-                info = validate_bom(tmp)
-            except (InvalidBom, ContentMismatch) as exc:
+                return it, tmp, None, ctx.source.fetch(a, tmp)
+            except ContentMismatch as exc:
                 tmp.close()
-                return it, None, getattr(exc, "message", None) or str(exc), {}
+                return it, None, getattr(exc, "message", None) or str(exc), None
             except BaseException:
                 tmp.close()
                 raise
-            return it, tmp, None, {"sha256": got.sha256, "size": got.size, "format": info.format,
-                                   "spec_version": info.spec_version, "components": info.components}
 
-        for it, tmp, problem, info in ctx.map(check, todo):
-            if problem:
-                it.action, it.reason = INVALID, problem
-            else:
-                it.data.update(file=tmp, info=info)
-                it.notes.append(f"{info['format']} {info['spec_version']}, {info['components']} components")
-                if ctx.dry_run:
-                    tmp.close()  # type: ignore[union-attr]
+        for it, tmp, problem, got in ctx.map(fetch, todo):
+            if tmp is not None:
+                try:
+                    info = validate_bom(tmp)
+                except InvalidBom as exc:
+                    tmp.close()
+                    tmp, problem = None, str(exc)
+            if problem or tmp is None:
+                it.action, it.reason = INVALID, problem or "unreadable"
+                continue
+            it.data.update(file=tmp, info={"sha256": got.sha256, "size": got.size, "format": info.format,
+                                           "spec_version": info.spec_version, "components": info.components})
+            it.notes.append(f"{info.format} {info.spec_version}, {info.components} components")
+            if ctx.dry_run:
+                tmp.close()
 
     def apply(self, ctx: RunContext, item: Item) -> Result:
         if item.action == ARCHIVE:

@@ -39,6 +39,9 @@ from connector.sync.outcomes import (
 from connector.sync.payloads import diff, document_payload
 
 
+PREDICT_READ_BYTES = 64 * 1024
+
+
 def document_hash(payload: dict[str, Any], a: CanonicalAttachment) -> str:
     return canonical_hash({**payload, "content": a.content_version})
 
@@ -110,6 +113,18 @@ class DocumentsSync(EntitySync):
             items.append(item)
         return items
 
+    def predict(self, ctx: RunContext, item: Item) -> str:
+        """A dry run reads small files whole to know whether their bytes match the source's
+        hash, as the real upload will check (a mismatch is invalid, not created)."""
+        a: CanonicalAttachment | None = item.data.get("attachment")
+        if item.action in (CREATE, UPDATE) and a is not None and a.sha256 and a.size <= PREDICT_READ_BYTES:
+            with private_spool(PREDICT_READ_BYTES) as tmp:
+                try:
+                    ctx.source.fetch(a, tmp)
+                except ContentMismatch:
+                    return INVALID
+        return super().predict(ctx, item)
+
     def apply(self, ctx: RunContext, item: Item) -> Result:
         if item.action == ARCHIVE:
             return self._archive(ctx, item)
@@ -147,7 +162,8 @@ class DocumentsSync(EntitySync):
                               payload=self._stored(item, got.sha256), payload_hash=item.payload_hash)
             prefix = ctx.source.key_prefix(self.entity)
             key = f"{prefix}:{a.key}:{got.sha256[:16]}" + (f":g{generation}" if generation > 1 else "")
-            ctx.mark_pending(self.entity, a.key, a.label, item.prev, idempotency_key=key, idem_generation=generation)
+            ctx.mark_pending(self.entity, a.key, a.label, item.prev, wait=False, idempotency_key=key,
+                             idem_generation=generation)
             try:
                 doc = ctx.cb.upload_document(DocumentFields(**item.payload), filename=a.file_name, source=tmp,  # type: ignore[arg-type]
                                              content_type=a.content_type or "application/octet-stream",

@@ -175,3 +175,4 @@ def mark_vendor_for_verification(ctx: RunContext, vendor_key: str) -> None:
         ctx.state.upsert_ledger([row.model_copy(update={
             "status": TRANSIENT, "updated_at": utcnow(),
             "error_message": f"vendor {row.coverbase_id} answered 404 to a child write; verified next run"})])
+    ctx.forget("vendor")

@@ -66,6 +66,8 @@ class UsersSync(EntitySync):
                                   prev=prev))
             elif not u.email:
                 items.append(Item(key, u.label, INVALID, "user has no email address", prev=prev))
+            elif prev is not None and prev.status == OK and prev.payload_hash == canonical_hash({"email": u.email}):
+                by_email.setdefault(u.email, []).append(key)  # validated when it was synced
             elif email_problem(u.email):
                 items.append(Item(key, u.label, INVALID, f"email {(u.email_raw or '').strip()!r} is not a valid email "
                                   f"address: {email_problem(u.email)}", prev=prev))

@@ -131,8 +131,9 @@ class VendorsSync(EntitySync):
                                         http_status=200)] if changes else [])
 
     def _create(self, ctx: RunContext, item: Item, *, generation: int) -> Result:
+        # No write-ahead row: a vendor whose answer was lost is found again by the external_id
+        # look-up the next plan makes (and the same key replays within 24 h).
         key = idempotency_key(ctx.source.key_prefix(self.entity), item.key, generation)
-        ctx.mark_pending(self.entity, item.key, item.label, item.prev, idempotency_key=key, idem_generation=generation)
         create, after = item.data["create"], item.data["after"]
         vendor = ctx.cb.create_vendor(VendorCreate(**create), idempotency_key=key)
         writes = [write_log("create", ok=True, coverbase_id=vendor.id, payload_hash=item.payload_hash, http_status=201)]

@@ -1,0 +1,218 @@
+"""The benchmark: prints the figures of the Performance section (and writes bench/out/results.json).
+
+    .venv/bin/python bench/run.py [--dataset reference] [--latency-ms 20] [--skip-naive]
+
+Emulators run in their own processes (the second core); the connector runs here. Every figure is
+measured in this run; nothing is a timed assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.naive import naive_sync  # noqa: E402
+from connector.coverbase.client import CoverbaseClient  # noqa: E402
+from connector.emulators import fixtures as fx  # noqa: E402
+from connector.servicenow.client import ServiceNowClient  # noqa: E402
+from connector.servicenow.reader import ReadStats, TableReader  # noqa: E402
+from connector.sources.servicenow import ServiceNowSource  # noqa: E402
+from connector.sync.config import ConnectorConfig  # noqa: E402
+from connector.sync.engine import SyncEngine  # noqa: E402
+from connector.sync.state import StateDB  # noqa: E402
+
+PY = sys.executable
+
+
+def start(args: list[str]) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([PY, "-m", *args, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=REPO, start_new_session=True)
+    line = proc.stdout.readline().decode()  # type: ignore[union-attr]
+    if "listening on" not in line:
+        raise SystemExit(f"could not start {args[0]}")
+    return proc, line.rsplit(" ", 1)[-1].strip()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def coverbase(latency_ms: float, rps: float | None = None) -> tuple[subprocess.Popen, str]:
+    args = ["connector.emulators.coverbase", "--api-key", fx.DEMO_API_KEY, "--latency-ms", str(latency_ms)]
+    if rps:
+        args += ["--rps-limit", str(rps)]
+    return start(args)
+
+
+def cb_log(url: str, since: int = 0) -> list[dict]:
+    return httpx.get(f"{url}/_emulator/requests", params={"since": since}, timeout=120).json()["items"]
+
+
+def sn_client(url: str) -> ServiceNowClient:
+    return ServiceNowClient(url, username=fx.DEMO_SN_USER, password=fx.DEMO_SN_PASSWORD)
+
+
+def engine(cb_url: str, sn_url: str, state: Path, cfg: ConnectorConfig, **cb_kw) -> SyncEngine:
+    return SyncEngine(state=StateDB(state), coverbase=CoverbaseClient(cb_url, fx.DEMO_API_KEY, **cb_kw),
+                      source=ServiceNowSource(sn_client(sn_url), cfg), config=cfg)
+
+
+def read_benchmark(sn_url: str, cfg: ConnectorConfig) -> dict:
+    client = sn_client(sn_url)
+    reader = TableReader(client, page_size=cfg.source.page_size)
+    t0, records = time.monotonic(), 0
+    for spec in cfg.source.tables.values():
+        for page in reader.read(spec.table, spec.fields, base_query=spec.filter, stats=ReadStats()):
+            records += len(page.records)
+    for parent in cfg.source.attachment_parents:
+        for page in reader.read("sys_attachment", None, base_query=f"table_name={parent}", attachments=True):
+            records += len(page.records)
+    secs = time.monotonic() - t0
+    client.close()
+    return {"records": records, "requests": client.calls.total, "seconds": round(secs, 2),
+            "records_per_s": round(records / secs)}
+
+
+def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig) -> dict:
+    eng = engine(cb_url, sn_url, work / "state.db", cfg)
+    t0 = time.monotonic()
+    report = eng.run().report
+    full = time.monotonic() - t0
+    log = cb_log(cb_url)
+    bom_flow = sum(1 for e in log if e["path"] in ("/v1/file/uploadable_url", "/v1/bill_of_materials"))
+    created = {k: r.outcomes["created"] + r.outcomes["linked"] for k, r in report.entities.items()}
+    writes = sum(1 for e in log if e["method"] != "GET")
+    synced_non_bom = sum(v for k, v in created.items() if k != "boms")
+    mark = len(log)
+    t0 = time.monotonic()
+    eng.run()
+    noop = time.monotonic() - t0
+    again = cb_log(cb_url, mark)
+    return {
+        "full_seconds": round(full, 1), "full_calls": len(log), "full_writes": writes, "created": created,
+        "calls_per_created_record": round((len(log) - bom_flow) / synced_non_bom, 3),
+        "bom_flow_calls": bom_flow,
+        "noop_seconds": round(noop, 2), "noop_writes": sum(1 for e in again if e["method"] != "GET"),
+        "noop_reads": sum(1 for e in again if e["method"] == "GET"), "noop_share_of_full": round(noop / full, 4),
+        "servicenow_requests_full": None,
+    }
+
+
+def rate_limited(sn_url: str, work: Path, cfg: ConnectorConfig, limit: float, latency_ms: float) -> dict:
+    proc, url = coverbase(latency_ms, rps=limit)
+    try:
+        eng = engine(url, sn_url, work / "rate.db", cfg, rate_limit_per_second=limit)
+        eng.check()
+        eng.extract(run_id="rate")
+        snap = eng.snapshot()
+        t0 = time.monotonic()
+        for entity in ("users", "vendors", "services"):
+            eng.push(entity, run_id="rate", snapshot=snap)
+        secs = time.monotonic() - t0
+        log = [e for e in cb_log(url) if e["ts"] >= time.time() - secs - 1]
+        n429 = sum(1 for e in log if e["status"] == 429)
+        return {"limit_rps": limit, "requests": len(log), "seconds": round(secs, 1),
+                "achieved_rps": round(len(log) / secs, 1), "share_of_limit": round(len(log) / secs / limit, 3),
+                "responses_429": n429}
+    finally:
+        stop(proc)
+
+
+def rss(cb_url: str, sn_url: str) -> dict:
+    vendor = httpx.get(f"{cb_url}/_emulator/state", timeout=120).json()
+    vid = next(iter(vendor.values()))["vendors"][0]["id"]
+    out = {}
+    r = subprocess.run([PY, "bench/rss.py", "client", cb_url, fx.DEMO_API_KEY, vid], cwd=REPO, capture_output=True,
+                       text=True, check=True)
+    out["client_upload"] = json.loads(r.stdout.strip().splitlines()[-1])
+    att = httpx.post(f"{sn_url}/_emulator/attachments", json={"table_name": "core_company", "table_sys_id": "x" * 32,
+                                                              "file_name": "100mib-evidence.zip", "stream_size": 100 * 1024 * 1024,
+                                                              "content_type": "application/zip"}, timeout=120).json()
+    r = subprocess.run([PY, "bench/rss.py", "sync", cb_url, fx.DEMO_API_KEY, vid, sn_url, att["sys_id"]], cwd=REPO,
+                       capture_output=True, text=True, check=True)
+    out["sync_path"] = json.loads(r.stdout.strip().splitlines()[-1])
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dataset", default="reference")
+    p.add_argument("--latency-ms", type=float, default=20.0)
+    p.add_argument("--rate-limit", type=float, default=50.0)
+    p.add_argument("--rate-dataset", default="medium")
+    p.add_argument("--skip-naive", action="store_true")
+    a = p.parse_args()
+    cfg = ConnectorConfig()
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    results: dict = {"dataset": a.dataset, "latency_ms": a.latency_ms, "cores": os.cpu_count()}
+    sn_proc, sn_url = start(["connector.emulators.servicenow", "--dataset", a.dataset])
+    procs = [sn_proc]
+    try:
+        print(f"ServiceNow read of the whole {a.dataset} dataset ...", flush=True)
+        results["servicenow_read"] = read_benchmark(sn_url, cfg)
+        print(json.dumps(results["servicenow_read"]), flush=True)
+
+        print(f"full sync + no-op re-sync at {a.latency_ms:g} ms Coverbase latency ...", flush=True)
+        cb_proc, cb_url = coverbase(a.latency_ms)
+        procs.append(cb_proc)
+        results["sync"] = full_and_noop(cb_url, sn_url, work, cfg)
+        print(json.dumps(results["sync"]), flush=True)
+
+        print("peak RSS growth for a 100 MiB document ...", flush=True)
+        results["rss"] = rss(cb_url, sn_url)
+        print(json.dumps(results["rss"]), flush=True)
+
+        if not a.skip_naive:
+            print("naive sequential baseline ...", flush=True)
+            nb_proc, nb_url = coverbase(a.latency_ms)
+            procs.append(nb_proc)
+            st = naive_sync(sn_url, (fx.DEMO_SN_USER, fx.DEMO_SN_PASSWORD), nb_url, fx.DEMO_API_KEY)
+            results["naive"] = {"seconds": round(st.seconds, 1), "coverbase_calls": st.coverbase_calls,
+                                "servicenow_calls": st.servicenow_calls, "created": st.created}
+            results["speedup_vs_naive"] = round(st.seconds / results["sync"]["full_seconds"], 2)
+            print(json.dumps(results["naive"]), f"speed-up {results['speedup_vs_naive']}x", flush=True)
+
+        print(f"rate limit {a.rate_limit:g} req/s ({a.rate_dataset} dataset) ...", flush=True)
+        rsn_proc, rsn_url = start(["connector.emulators.servicenow", "--dataset", a.rate_dataset])
+        procs.append(rsn_proc)
+        results["rate_limit"] = rate_limited(rsn_url, work, cfg, a.rate_limit, a.latency_ms)
+        print(json.dumps(results["rate_limit"]), flush=True)
+    finally:
+        for proc in procs:
+            stop(proc)
+    out = REPO / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    s = results["sync"]
+    print("\n=== figures ===")
+    print(f"ServiceNow read ({a.dataset}): {results['servicenow_read']['records']} records, "
+          f"{results['servicenow_read']['requests']} requests, {results['servicenow_read']['records_per_s']} records/s")
+    print(f"full sync: {s['full_seconds']} s, {s['full_calls']} Coverbase calls ({s['full_writes']} writes)")
+    if "naive" in results:
+        print(f"naive baseline: {results['naive']['seconds']} s, {results['naive']['coverbase_calls']} Coverbase calls; "
+              f"full sync is {results['speedup_vs_naive']}x faster (target >= 6x)")
+    print(f"no-op re-sync: {s['noop_seconds']} s ({s['noop_share_of_full']:.1%} of the full sync; target < 5%), "
+          f"{s['noop_writes']} writes (target 0)")
+    print(f"Coverbase calls per created record (BOM flow excluded): {s['calls_per_created_record']} (target <= 1.1)")
+    r = results["rate_limit"]
+    print(f"rate limit {r['limit_rps']:g}/s: achieved {r['achieved_rps']}/s = {r['share_of_limit']:.0%} of the limit "
+          f"(target >= 90%), {r['responses_429']} responses 429")
+    print(f"peak RSS growth, 100 MiB document: client upload {results['rss']['client_upload']['rss_growth_mib']} MiB, "
+          f"sync path (download, spool, upload) {results['rss']['sync_path']['rss_growth_mib']} MiB (target < 32 MiB)")
+
+
+if __name__ == "__main__":
+    main()
