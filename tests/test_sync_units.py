@@ -237,3 +237,17 @@ def test_changelog_is_append_only_history(tmp_path):
 
 def test_default_config_is_valid_model():
     assert isinstance(ConnectorConfig(), ConnectorConfig)
+
+
+def test_plain_payloads_match_their_request_models():
+    from connector.coverbase.models import DocumentFields, ServiceCreate
+    from connector.sync.canonical import CanonicalAttachment, CanonicalService
+    from connector.sync.payloads import document_payload, service_payload
+
+    s = CanonicalService(source="sn", key="e1", name="Hosting", description=None, vendor_key="v")
+    p = service_payload(s, ["u2", "u1"])
+    assert p == ServiceCreate(**p).body() == ServiceCreate(name="Hosting", external_id="e1",
+                                                          relationship_owner_ids=["u1", "u2"]).body()
+    a = CanonicalAttachment(source="sn", key="a", file_name="x.pdf", size=1, file_ref="a")
+    d = document_payload(a, "v1", ["s2", "s1"], [], ConnectorConfig())
+    assert d == DocumentFields(**d).body()

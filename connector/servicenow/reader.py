@@ -188,8 +188,9 @@ class TableReader:
         last: str | None = None
         while True:
             q = "^".join(c for c in (base_query, f"sys_id>{last}" if last else "") if c)
+            # Only ids travel, so pages can be large: fewer round trips for the sweep.
             params: dict[str, Any] = {"sysparm_query": (q + "^" if q else "") + "ORDERBYsys_id",
-                                      "sysparm_limit": max(self.page_size, 1000)}
+                                      "sysparm_limit": max(self.page_size, 10000)}
             if not attachments:
                 params.update(sysparm_fields="sys_id", sysparm_no_count="true",
                               sysparm_suppress_pagination_header="true")

@@ -66,13 +66,25 @@ def table_chains(client: ServiceNowClient, tables: list[str]) -> dict[str, list[
 def validate_tables(client: ServiceNowClient, wanted: dict[str, set[str]]) -> dict[str, dict[str, str]]:
     """``wanted``: table -> fields it must have. Returns table -> {field: internal_type}.
     Raises one ConfigError listing every problem, with suggestions for misspellings."""
+    columns, problems = table_problems(client, wanted)
+    flat = [p for table in sorted(problems) for p in problems[table]]
+    if flat:
+        raise ConfigError("ServiceNow configuration does not match the instance:\n  - " + "\n  - ".join(flat))
+    return columns
+
+
+def table_problems(client: ServiceNowClient,
+                   wanted: dict[str, set[str]]) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
+    """One pass over sys_db_object and sys_dictionary for every table: (columns of the tables
+    that exist, problems by table)."""
     try:
         chains = table_chains(client, sorted(wanted))
     except ServiceNowPermissionDenied as exc:
         raise ConfigError(f"cannot read sys_db_object to validate the configuration: {exc.message}. "
                           "Grant the integration user read access to sys_db_object and sys_dictionary.") from None
-    problems = [f"table {t!r} does not exist on the instance (or is not readable by the integration user)"
-                for t in sorted(wanted) if t not in chains]
+    problems: dict[str, list[str]] = {
+        t: [f"table {t!r} does not exist on the instance (or is not readable by the integration user)"]
+        for t in sorted(wanted) if t not in chains}
     all_tables = sorted({t for chain in chains.values() for t in chain})
     columns: dict[str, dict[str, str]] = {t: {} for t in all_tables}
     for part in _chunks(all_tables, 20):
@@ -98,7 +110,6 @@ def validate_tables(client: ServiceNowClient, wanted: dict[str, set[str]]) -> di
         for f in sorted(fields):
             if f not in available:
                 hint = difflib.get_close_matches(f, list(available), n=1)
-                problems.append(f"field {table}.{f} does not exist" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    if problems:
-        raise ConfigError("ServiceNow configuration does not match the instance:\n  - " + "\n  - ".join(problems))
-    return out
+                problems.setdefault(table, []).append(
+                    f"field {table}.{f} does not exist" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return out, problems

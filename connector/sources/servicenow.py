@@ -12,7 +12,7 @@ from connector.servicenow.attachments import Downloaded, download
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError
 from connector.servicenow.reader import Cursor, ReadStats, TableReader, incremental_since
-from connector.servicenow.schema import fields_in_query, validate_tables
+from connector.servicenow.schema import fields_in_query, table_problems
 from connector.sources.base import StreamStats, Window
 from connector.sources.servicenow_mapping import SOURCE, build_snapshot
 from connector.sync.canonical import CanonicalAttachment, Snapshot
@@ -51,13 +51,16 @@ class ServiceNowSource:
         for spec in self.cfg.source.tables.values():
             target = optional if spec.optional else required
             target.setdefault(spec.table, set()).update(spec.fields, fields_in_query(spec.filter))
-        validate_tables(self.client, required)
-        for table, fields in optional.items():
-            try:
-                validate_tables(self.client, {table: fields})
-            except ConfigError as exc:
-                self.skipped_tables.add(table)
-                log.warning("optional table skipped: %s", exc)
+        wanted = {t: set(f) for t, f in optional.items()}
+        for t, f in required.items():
+            wanted.setdefault(t, set()).update(f)
+        _, problems = table_problems(self.client, wanted)
+        fatal = [p for t in sorted(problems) if t in required for p in problems[t]]
+        if fatal:
+            raise ConfigError("ServiceNow configuration does not match the instance:\n  - " + "\n  - ".join(fatal))
+        for table in sorted(set(problems) - set(required)):
+            self.skipped_tables.add(table)
+            log.warning("optional table skipped: %s", "; ".join(problems[table]))
         if self.skipped_tables:
             info["skipped_optional_tables"] = ", ".join(sorted(self.skipped_tables))
         return info
@@ -131,9 +134,8 @@ class ServiceNowSource:
                             f"table_name={parent}", attachments=True, run_id=run_id, full_refresh=full_refresh,
                             window=window, stats=stats)
         if self.cfg.source.reconcile_attachment_deletions and window is None:
-            present: set[str] = set()
-            for parent in self.cfg.source.attachment_parents:
-                present |= self.reader.list_ids("sys_attachment", base_query=f"table_name={parent}", attachments=True)
+            parents = ",".join(self.cfg.source.attachment_parents)
+            present = self.reader.list_ids("sys_attachment", base_query=f"table_nameIN{parents}", attachments=True)
             gone = state.staged_keys("attachments", SOURCE) - present
             with state.transaction():
                 stats.deleted = state.mark_deleted("attachments", SOURCE, gone)

@@ -79,6 +79,7 @@ class RunContext:
         finally:
             writer, self.writer = self.writer, None
             writer.close()
+            self._ledgers.clear()  # anything read while rows were queued may be stale now
 
     def write_ledger(self, row: LedgerRow, writes: Iterable[dict[str, Any]] = (), *, sync: bool = False) -> None:
         """Record one record's ledger row and its changelog entries together (atomically).
@@ -101,9 +102,9 @@ class RunContext:
         ``pending`` and reads back (or replays the idempotency key) instead of creating again.
         ``wait=False`` for writes an idempotency key already protects: the row only has to be
         there if nobody runs again within Coverbase's 24 h replay window."""
-        row = (base.model_copy() if base else LedgerRow(entity=entity, source=self.source_name, source_key=key,
+        row = (base.copy() if base else LedgerRow(entity=entity, source=self.source_name, source_key=key,
                                                          status="pending"))
-        row = row.model_copy(update={"status": "pending", "label": label, "run_id": self.run_id,
+        row = row.copy(**{"status": "pending", "label": label, "run_id": self.run_id,
                                      "updated_at": utcnow(), **fields})
         self.write_ledger(row, sync=wait)
         return row
@@ -125,7 +126,7 @@ def ledger_row_for(ctx: RunContext, entity: str, key: str, label: str, prev: Led
     """The new ledger row for an outcome, carrying over what the outcome does not change."""
     status = STATUS_OF_OUTCOME[outcome]
     now = utcnow()
-    base = prev.model_copy() if prev else LedgerRow(entity=entity, source=ctx.source_name, source_key=key,
+    base = prev.copy() if prev else LedgerRow(entity=entity, source=ctx.source_name, source_key=key,
                                                     status=status)
     attempts = 0 if status == OK else (base.attempts + 1 if status in ("transient", "rejected") else base.attempts)
     update: dict[str, Any] = {
@@ -145,4 +146,4 @@ def ledger_row_for(ctx: RunContext, entity: str, key: str, label: str, prev: Led
     if error is not None and error.request_id:
         update["request_id"] = error.request_id
     update.update(extra)
-    return base.model_copy(update=update)
+    return base.copy(**update)

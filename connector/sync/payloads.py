@@ -10,9 +10,7 @@ from typing import Any
 
 from connector.coverbase.models import (
     AssessmentCreate,
-    DocumentFields,
     PrimaryContact,
-    ServiceCreate,
     ServiceUpdate,
     UserCreate,
     VendorCreate,
@@ -66,15 +64,24 @@ def vendor_payload(v: CanonicalVendor, owner_ids: list[str], watcher_ids: list[s
     return create, after
 
 
+def _omit_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+# The two payloads below are plain dicts shaped exactly like their request model's ``body()``:
+# they are built for every record on every run, and validated by the model when sent.
+
+
 def service_payload(s: CanonicalService, owner_ids: list[str]) -> dict[str, Any]:
-    return ServiceCreate(name=s.name or "", description=s.description, external_id=s.key,
-                         relationship_owner_ids=sorted(set(owner_ids))).body()
+    return _omit_none({"name": s.name or "", "description": s.description, "external_id": s.key,
+                       "relationship_owner_ids": sorted(set(owner_ids))})
 
 
 def document_payload(a: CanonicalAttachment, vendor_id: str, service_ids: list[str], assessment_ids: list[str],
                      cfg: ConnectorConfig) -> dict[str, Any]:
-    return DocumentFields(vendor_id=vendor_id, service_ids=sorted(service_ids), assessment_ids=sorted(assessment_ids),
-                          name=a.file_name, document_type=cfg.documents.document_type(a.file_name)).body()
+    return _omit_none({"vendor_id": vendor_id, "service_ids": sorted(service_ids),
+                       "assessment_ids": sorted(assessment_ids), "name": a.file_name,
+                       "document_type": cfg.documents.document_type(a.file_name)})
 
 
 def assessment_payload(x: CanonicalAssessment, *, vendor_id: str, service_ids: list[str], assignee_id: str | None,

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from pydantic import BaseModel, Field
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
 
 DEFAULT_PATH = ".connector/state.db"
 ENTITIES = ("user", "vendor", "service", "document", "bom", "assessment")
@@ -85,18 +87,28 @@ MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-class LedgerRow(BaseModel):
+_LEDGER_FIELDS = ("entity", "source", "source_key", "label", "coverbase_id", "parent_id", "payload_hash", "payload",
+                  "content_sha256", "last_operation", "status", "attempts", "next_attempt_at", "error_class",
+                  "error_message", "idempotency_key", "idem_generation", "run_id", "first_synced_at", "updated_at",
+                  "request_id")
+
+
+@dataclass(slots=True)
+class LedgerRow:
+    """One record's row of the ledger. A plain dataclass: a no-op run reads tens of thousands
+    of them, and the JSON payload is only parsed when something reads it."""
+
     entity: str
     source: str
     source_key: str
+    status: str
     label: str | None = None
     coverbase_id: str | None = None
     parent_id: str | None = None
     payload_hash: str | None = None
-    payload: dict[str, Any] | None = None
+    _payload: Any = None  # dict, or the stored JSON text until first read
     content_sha256: str | None = None
     last_operation: str | None = None
-    status: str
     attempts: int = 0
     next_attempt_at: str | None = None
     error_class: str | None = None
@@ -105,24 +117,49 @@ class LedgerRow(BaseModel):
     idem_generation: int = 1
     run_id: str | None = None
     first_synced_at: str | None = None
-    updated_at: str = Field(default_factory=utcnow)
+    updated_at: str = field(default_factory=utcnow)
     request_id: str | None = None
 
+    def __init__(self, entity: str, source: str, source_key: str, status: str, *, payload: Any = None,
+                 **kw: Any) -> None:
+        self.entity, self.source, self.source_key, self.status = entity, source, source_key, status
+        self._payload = payload
+        for name in ("label", "coverbase_id", "parent_id", "payload_hash", "content_sha256", "last_operation",
+                     "next_attempt_at", "error_class", "error_message", "idempotency_key", "run_id",
+                     "first_synced_at", "request_id"):
+            setattr(self, name, kw.pop(name, None))
+        self.attempts = kw.pop("attempts", 0) or 0
+        self.idem_generation = kw.pop("idem_generation", 1) or 1
+        self.updated_at = kw.pop("updated_at", None) or utcnow()
+        if kw:
+            raise TypeError(f"unknown ledger fields {sorted(kw)}")
+
+    @property
+    def payload(self) -> dict[str, Any] | None:
+        if isinstance(self._payload, str):
+            self._payload = json.loads(self._payload)
+        return self._payload
+
+    def copy(self, **changes: Any) -> LedgerRow:
+        values = {f: getattr(self, f) for f in _LEDGER_FIELDS if f != "payload"}
+        values["payload"] = self._payload
+        values.update(changes)
+        return LedgerRow(**values)
+
     def to_db(self) -> dict[str, Any]:
-        out = self.model_dump()
-        out["payload"] = json.dumps(self.payload, sort_keys=True, ensure_ascii=False) if self.payload is not None else None
+        out = {f: getattr(self, f) for f in _LEDGER_FIELDS if f != "payload"}
+        raw = self._payload
+        out["payload"] = raw if (raw is None or isinstance(raw, str)) else json.dumps(raw, sort_keys=True,
+                                                                                      ensure_ascii=False)
         return out
 
     @classmethod
     def from_db(cls, row: dict[str, Any]) -> LedgerRow:
-        """Rows come from our own table: trusted, so built without re-validation (a no-op run
-        reads tens of thousands of them)."""
-        row = dict(row)
-        row["payload"] = json.loads(row["payload"]) if row.get("payload") else None
-        return cls.model_construct(**row)
+        return cls(**{k: v for k, v in row.items() if k in _LEDGER_FIELDS})
 
 
-class StagedRow(BaseModel):
+@dataclass(slots=True)
+class StagedRow:
     stream: str
     source: str
     key: str
@@ -258,12 +295,11 @@ class StateDB:
         sql = "SELECT * FROM staging WHERE stream = ? AND source = ?"
         if not include_deleted:
             sql += " AND deleted_at IS NULL"
-        out = []
-        for row in self.db.query(sql + " ORDER BY key", [stream, source]):
-            row["record"] = json.loads(row["record"])
-            row["force"] = bool(row["force"])
-            out.append(StagedRow.model_validate(row))
-        return out
+        cur = self.db.conn.execute(
+            sql.replace("SELECT *", "SELECT stream, source, key, updated_on, mod_count, record, deleted_at, force, kind, "
+                        "kind_version, kind_reason") + " ORDER BY key", [stream, source])
+        return [StagedRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], bool(r[7]), r[8], r[9], r[10])
+                for r in cur]
 
     def staged_keys(self, stream: str, source: str) -> set[str]:
         return {r[0] for r in self.db.execute(
@@ -279,6 +315,10 @@ class StateDB:
     def set_kind(self, stream: str, source: str, key: str, kind: str, version: str, reason: str | None = None) -> None:
         self.db.execute("UPDATE staging SET kind = ?, kind_version = ?, kind_reason = ? "
                         "WHERE stream=? AND source=? AND key=?", [kind, version, reason, stream, source, key])
+
+    def has_forced(self, stream: str, source: str) -> bool:
+        return self.db.execute("SELECT 1 FROM staging WHERE stream = ? AND source = ? AND force = 1 LIMIT 1",
+                               [stream, source]).fetchone() is not None
 
     def clear_force(self, stream: str, source: str, keys: Iterable[str]) -> None:
         for key in keys:
@@ -300,8 +340,9 @@ class StateDB:
     # --- ledger and changelog -------------------------------------------------------------
 
     def ledger(self, entity: str, source: str) -> dict[str, LedgerRow]:
-        return {r["source_key"]: LedgerRow.from_db(r) for r in self.db.query(
-            "SELECT * FROM ledger WHERE entity = ? AND source = ?", [entity, source])}
+        cur = self.db.conn.execute("SELECT * FROM ledger WHERE entity = ? AND source = ?", [entity, source])
+        names = [d[0] for d in cur.description]
+        return {row[2]: LedgerRow.from_db(dict(zip(names, row))) for row in cur}
 
     def ledger_row(self, entity: str, source: str, key: str) -> LedgerRow | None:
         rows = list(self.db.query("SELECT * FROM ledger WHERE entity=? AND source=? AND source_key=?",

@@ -161,7 +161,7 @@ class AssessmentsSync(EntitySync):
             payload = {k: v for k, v in row.payload.items() if not k.startswith("_")}
             payload["assessment_ids"] = sorted(set(payload.get("assessment_ids") or []) | {result.coverbase_id})
             stored = {**row.payload, "assessment_ids": payload["assessment_ids"]}
-            rows.append(row.model_copy(update={"payload": stored, "payload_hash": document_hash(payload, a)}))
+            rows.append(row.copy(**{"payload": stored, "payload_hash": document_hash(payload, a)}))
         with ctx.state.transaction():
             ctx.state.upsert_ledger(rows)
         ctx.forget("document")

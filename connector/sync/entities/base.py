@@ -125,8 +125,10 @@ class EntitySync:
             if ctx.dry_run:
                 self._simulate(ctx, rep, writes)
             else:
-                self._apply_all(ctx, rep, writes)
-                self._spend_backfill_flags(ctx, items)
+                if writes:
+                    self._apply_all(ctx, rep, writes)
+                if ctx.state.has_forced(self.stream, ctx.source_name):
+                    self._spend_backfill_flags(ctx, items)
         finally:
             rep.finish(ctx.cb.calls.total - calls_before)
         return rep

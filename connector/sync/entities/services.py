@@ -172,7 +172,7 @@ def mark_vendor_for_verification(ctx: RunContext, vendor_key: str) -> None:
     if row is None or row.status != OK:
         return
     with ctx.state.transaction():
-        ctx.state.upsert_ledger([row.model_copy(update={
+        ctx.state.upsert_ledger([row.copy(**{
             "status": TRANSIENT, "updated_at": utcnow(),
             "error_message": f"vendor {row.coverbase_id} answered 404 to a child write; verified next run"})])
     ctx.forget("vendor")
