@@ -42,14 +42,10 @@ def _clean(v: str | None) -> str | None:
     return v or None
 
 
-# Canonical records are built with model_construct: every value was typed by the ServiceNow
-# record models above, and a no-op run maps every staged row again.
-
-
 def map_user(row: StagedRow) -> CanonicalUser:
     u = SysUser.model_validate(row.record)
     label = _clean(u.name) or _clean(u.user_name) or u.sys_id
-    return CanonicalUser.model_construct(source=SOURCE, key=u.sys_id, label=label, updated_on=u.sys_updated_on, force=row.force,
+    return CanonicalUser(source=SOURCE, key=u.sys_id, label=label, updated_on=u.sys_updated_on, force=row.force,
                          email_raw=u.email, first_name=_clean(u.first_name), last_name=_clean(u.last_name),
                          active=u.active is not False)
 
@@ -73,7 +69,7 @@ def map_vendor(row: StagedRow, contacts: list[VendorContact], cfg: ConnectorConf
     for vt in c.vendor_type:
         tags += vendor_type_names.get(vt, []) + [vt]
     location = ", ".join(p for p in (_clean(c.city), _clean(c.state), _clean(c.country)) if p) or None
-    return CanonicalVendor.model_construct(
+    return CanonicalVendor(
         source=SOURCE, key=c.sys_id, label=_clean(c.name) or f"(no name) {c.sys_id}", updated_on=c.sys_updated_on,
         force=row.force, name=_clean(c.name), website=_clean(c.website), description=c.notes,
         hq_location=location, owner_keys=list(dict.fromkeys(c.vendor_manager)), contact_key=c.contact,
@@ -83,7 +79,7 @@ def map_vendor(row: StagedRow, contacts: list[VendorContact], cfg: ConnectorConf
 
 def map_service(row: StagedRow) -> CanonicalService:
     e = Engagement.model_validate(row.record)
-    return CanonicalService.model_construct(source=SOURCE, key=e.sys_id, label=_clean(e.name) or e.number or e.sys_id,
+    return CanonicalService(source=SOURCE, key=e.sys_id, label=_clean(e.name) or e.number or e.sys_id,
                             updated_on=e.sys_updated_on, force=row.force, name=_clean(e.name),
                             description=e.description, vendor_key=e.vendor,
                             owner_keys=[e.business_owner] if e.business_owner else [])
@@ -91,7 +87,7 @@ def map_service(row: StagedRow) -> CanonicalService:
 
 def map_assessment(row: StagedRow, template_names: dict[str, str]) -> CanonicalAssessment:
     a = RiskAssessment.model_validate(row.record)
-    return CanonicalAssessment.model_construct(source=SOURCE, key=a.sys_id, label=_clean(a.name) or a.number or a.sys_id,
+    return CanonicalAssessment(source=SOURCE, key=a.sys_id, label=_clean(a.name) or a.number or a.sys_id,
                                updated_on=a.sys_updated_on, force=row.force, name=_clean(a.name),
                                vendor_key=a.vendor, service_key=a.engagement, assignee_key=a.assigned_to,
                                template_key=a.assessment_template,
@@ -101,7 +97,7 @@ def map_assessment(row: StagedRow, template_names: dict[str, str]) -> CanonicalA
 
 def map_attachment(row: StagedRow, parent_entity_by_table: dict[str, str]) -> CanonicalAttachment:
     m = AttachmentMeta.model_validate(row.record)
-    return CanonicalAttachment.model_construct(source=SOURCE, key=m.sys_id, label=m.file_name, updated_on=m.sys_updated_on,
+    return CanonicalAttachment(source=SOURCE, key=m.sys_id, label=m.file_name, updated_on=m.sys_updated_on,
                                force=row.force, file_name=m.file_name, content_type=m.content_type,
                                size=m.size_bytes, sha256=(m.hash or None), parent_table=m.table_name,
                                parent_entity=parent_entity_by_table.get(m.table_name),  # type: ignore[arg-type]

@@ -141,17 +141,22 @@ class Snapshot(BaseModel):
 _WS = re.compile(r"\s+")
 
 
+def _norm_str(value: str) -> str:
+    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    if "  " in value or "\n" in value or "\t" in value or "\r" in value:
+        value = _WS.sub(" ", value)
+    return value.strip()
+
+
 def _norm(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
-        if not unicodedata.is_normalized("NFC", value):
-            value = unicodedata.normalize("NFC", value)
-        if "  " in value or "\n" in value or "\t" in value or "\r" in value:
-            value = _WS.sub(" ", value)
-        return value.strip()
+        return _norm_str(value)
     if isinstance(value, dict):
-        return {k: _norm(v, k) for k, v in sorted(value.items()) if v is not None}
+        # Key order is left to json.dumps(sort_keys=True) and dict equality, which ignore it.
+        return {k: _norm_str(v) if type(v) is str else _norm(v, k) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
-        items = [_norm(v) for v in value]
+        items = [_norm_str(v) if type(v) is str else _norm(v) for v in value]
         # Id sets are unordered in Coverbase: order must not change the hash.
         if key.endswith("_ids") and all(isinstance(i, str) for i in items):
             items = sorted(items)

@@ -25,6 +25,7 @@ from connector.sync.entities.boms import BomsSync
 from connector.sync.entities.documents import DocumentsSync
 from connector.sync.entities.services import ServicesSync
 from connector.sync.entities.users import UsersSync
+from connector.sync.gc_pause import gc_paused
 from connector.sync.entities.vendors import VendorsSync
 from connector.sync.outcomes import is_fatal
 from connector.sync.report import EntityReport, RunReport
@@ -94,7 +95,8 @@ class SyncEngine:
         return out
 
     def snapshot(self) -> Snapshot:
-        return self.source.snapshot(self.state)
+        with gc_paused():
+            return self.source.snapshot(self.state)
 
     def push(self, entity: str, *, run_id: str, options: PushOptions | None = None, report: RunReport | None = None,
              snapshot: Snapshot | None = None) -> EntityReport:

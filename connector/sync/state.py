@@ -157,6 +157,21 @@ class LedgerRow:
     def from_db(cls, row: dict[str, Any]) -> LedgerRow:
         return cls(**{k: v for k, v in row.items() if k in _LEDGER_FIELDS})
 
+    @classmethod
+    def from_columns(cls, values: tuple[Any, ...]) -> LedgerRow:
+        """A row selected as ``_LEDGER_COLUMNS`` (the bulk read of a whole entity's ledger)."""
+        row = object.__new__(cls)
+        for name, value in zip(_LEDGER_SLOTS, values):
+            object.__setattr__(row, name, value)
+        row.attempts = row.attempts or 0
+        row.idem_generation = row.idem_generation or 1
+        row.updated_at = row.updated_at or utcnow()
+        return row
+
+
+_LEDGER_SLOTS = tuple("_payload" if f == "payload" else f for f in _LEDGER_FIELDS)
+_LEDGER_COLUMNS = ", ".join(_LEDGER_FIELDS)
+
 
 @dataclass(slots=True)
 class StagedRow:
@@ -340,9 +355,9 @@ class StateDB:
     # --- ledger and changelog -------------------------------------------------------------
 
     def ledger(self, entity: str, source: str) -> dict[str, LedgerRow]:
-        cur = self.db.conn.execute("SELECT * FROM ledger WHERE entity = ? AND source = ?", [entity, source])
-        names = [d[0] for d in cur.description]
-        return {row[2]: LedgerRow.from_db(dict(zip(names, row))) for row in cur}
+        cur = self.db.conn.execute(f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE entity = ? AND source = ?",
+                                   [entity, source])
+        return {row[2]: LedgerRow.from_columns(row) for row in cur}
 
     def ledger_row(self, entity: str, source: str, key: str) -> LedgerRow | None:
         rows = list(self.db.query("SELECT * FROM ledger WHERE entity=? AND source=? AND source_key=?",

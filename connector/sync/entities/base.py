@@ -14,6 +14,7 @@ from typing import Any
 
 from connector.errors import ApiError, FatalSyncError
 from connector.sync.context import RunContext, ledger_row_for
+from connector.sync.gc_pause import gc_paused
 from connector.sync.outcomes import (
     ARCHIVE,
     CREATED,
@@ -114,14 +115,16 @@ class EntitySync:
                                 max_problems=ctx.cfg.sync.report_problems)
         calls_before = ctx.cb.calls.total
         try:
-            items = self.plan(ctx)
-            for it in items:
-                rep.plan(it.action, it.key, it.label, it.message)
-                for f in it.followers:
-                    rep.plan(LINK if it.action in WRITE_ACTIONS else it.action, f.key, f.label, _same_user_reason(it))
-            self.check_breaker(ctx, items)
-            writes = [i for i in items if i.action in WRITE_ACTIONS]
-            self._record_local(ctx, rep, [i for i in items if i.action not in WRITE_ACTIONS])
+            with gc_paused():  # planning builds ~10^4 items and reads the ledger: no cycles to collect
+                items = self.plan(ctx)
+                for it in items:
+                    rep.plan(it.action, it.key, it.label, it.message)
+                    for f in it.followers:
+                        rep.plan(LINK if it.action in WRITE_ACTIONS else it.action, f.key, f.label,
+                                 _same_user_reason(it))
+                self.check_breaker(ctx, items)
+                writes = [i for i in items if i.action in WRITE_ACTIONS]
+                self._record_local(ctx, rep, [i for i in items if i.action not in WRITE_ACTIONS])
             if ctx.dry_run:
                 self._simulate(ctx, rep, writes)
             else:

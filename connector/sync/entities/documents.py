@@ -101,9 +101,11 @@ class DocumentsSync(EntitySync):
             elif prev and prev.coverbase_id and prev.parent_id == p.vendor_id and prev.status in (OK, TRANSIENT):
                 item.coverbase_id = prev.coverbase_id
                 same_content = (prev.payload or {}).get("_content") == a.content_version
-                changes = diff({k: v for k, v in (prev.payload or {}).items() if not k.startswith("_")}, payload)
+                settled = prev.status == OK and same_content and not a.force
+                changes = {} if settled and prev.payload_hash == h else \
+                    diff({k: v for k, v in (prev.payload or {}).items() if not k.startswith("_")}, payload)
                 changes.pop("vendor_id", None)
-                if prev.status == OK and same_content and (prev.payload_hash == h or not changes) and not a.force:
+                if settled and not changes:
                     item.action, item.payload, item.payload_hash = NOOP, prev.payload, prev.payload_hash
                 elif not same_content:
                     item.action, item.data["replace"] = UPDATE, True

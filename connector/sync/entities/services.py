@@ -78,8 +78,9 @@ class ServicesSync(EntitySync):
                               "fresh_vendor": s.vendor_key in vendors.created_this_run})
             if prev and prev.coverbase_id and prev.parent_id == vid and prev.status in (OK, TRANSIENT):
                 item.coverbase_id = prev.coverbase_id
-                changes = diff(prev.payload, payload)
-                if prev.status == OK and (prev.payload_hash == h or not changes) and not s.force:
+                settled = prev.status == OK and not s.force
+                changes = {} if settled and prev.payload_hash == h else diff(prev.payload, payload)
+                if settled and not changes:
                     item.action = NOOP
                 else:
                     item.action = UPDATE

@@ -68,8 +68,11 @@ class VendorsSync(EntitySync):
                         data={"create": create, "after": after})
             if prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
                 item.coverbase_id = prev.coverbase_id
-                changes = diff(prev.payload, desired, clear_strings=ctx.cfg.vendors.clear_with_empty_string)
-                if prev.status == OK and (prev.payload_hash == h or not changes) and not v.force:
+                settled = prev.status == OK and not v.force
+                # Equal hashes settle it; the field diff runs only for records that may have changed.
+                changes = {} if settled and prev.payload_hash == h else \
+                    diff(prev.payload, desired, clear_strings=ctx.cfg.vendors.clear_with_empty_string)
+                if settled and not changes:
                     item.action = NOOP
                 else:
                     item.action = UPDATE
