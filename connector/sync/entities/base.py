@@ -14,7 +14,7 @@ from typing import Any
 
 from connector.errors import ApiError, FatalSyncError
 from connector.sync.context import RunContext, ledger_row_for
-from connector.sync.gc_pause import gc_paused
+from connector.sync.interpreter import gc_paused
 from connector.sync.outcomes import (
     ARCHIVE,
     CREATED,
