@@ -3,59 +3,55 @@
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 
-from connector.sync.interpreter import SWITCH_INTERVAL_S, gc_paused, short_switch_interval
+from connector.sync.interpreter import gc_paused
 
 
-def test_short_switch_interval_applies_inside_and_restores_the_previous_value():
-    before = sys.getswitchinterval()
-    with short_switch_interval():
-        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
-    assert sys.getswitchinterval() == before
+def test_gc_paused_pauses_the_collector_and_turns_it_back_on():
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
-def test_nested_scopes_restore_only_when_the_outermost_one_ends():
-    before = sys.getswitchinterval()
-    with short_switch_interval():
-        with short_switch_interval():
+def test_nested_pauses_resume_only_when_the_outermost_one_ends():
+    with gc_paused():
+        with gc_paused():
             pass
-        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
-    assert sys.getswitchinterval() == before
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
-def test_scopes_overlapping_across_threads_restore_once_the_last_one_ends():
-    before = sys.getswitchinterval()
+def test_pauses_overlapping_across_threads_resume_once_the_last_one_ends():
     inside, release = threading.Event(), threading.Event()
 
     def worker():
-        with short_switch_interval():
+        with gc_paused():
             inside.set()
             release.wait(10)
 
     t = threading.Thread(target=worker)
-    with short_switch_interval():
+    with gc_paused():
         t.start()
         inside.wait(10)
-    assert sys.getswitchinterval() == SWITCH_INTERVAL_S  # the worker's scope is still open
+    assert not gc.isenabled()  # the worker's pause is still open
     release.set()
     t.join(10)
-    assert sys.getswitchinterval() == before
+    assert gc.isenabled()
 
 
-def test_gc_paused_leaves_a_disabled_collector_disabled():
+def test_gc_paused_leaves_a_collector_that_was_off_off():
     gc.disable()
     try:
         with gc_paused():
-            assert not gc.isenabled()
+            pass
         assert not gc.isenabled()
     finally:
         gc.enable()
 
 
 def test_gc_paused_turns_the_collector_back_on_after_an_exception():
-    assert gc.isenabled()
     try:
         with gc_paused():
             raise ValueError("boom")

@@ -26,7 +26,7 @@ from connector.sync.entities.documents import DocumentsSync
 from connector.sync.entities.services import ServicesSync
 from connector.sync.entities.users import UsersSync
 from connector.sync.entities.vendors import VendorsSync
-from connector.sync.interpreter import gc_paused, short_switch_interval
+from connector.sync.interpreter import gc_paused
 from connector.sync.outcomes import is_fatal
 from connector.sync.report import EntityReport, RunReport
 from connector.sync.state import StateDB
@@ -89,10 +89,9 @@ class SyncEngine:
     def extract(self, streams: Iterable[str] | None = None, *, run_id: str, full_refresh: bool = False,
                 window: Window | None = None) -> dict[str, StreamStats]:
         out = {}
-        with short_switch_interval():  # attachment probes run on a thread pool
-            for stream in streams or self.source.streams:
-                out[stream] = self.source.extract(stream, self.state, run_id=run_id, full_refresh=full_refresh,
-                                                  window=window)
+        for stream in streams or self.source.streams:
+            out[stream] = self.source.extract(stream, self.state, run_id=run_id, full_refresh=full_refresh,
+                                              window=window)
         return out
 
     def snapshot(self) -> Snapshot:
@@ -118,8 +117,7 @@ class SyncEngine:
                          log=self.log)
         if ledgers is not None:
             ctx._ledgers = ledgers  # one run's pushes share what they read; writes drop the entity's copy
-        with short_switch_interval():  # writes, read-backs and downloads run on thread pools
-            return cls().run(ctx)
+        return cls().run(ctx)
 
     # --- a whole run ------------------------------------------------------------------------
 
