@@ -163,6 +163,34 @@ def test_assessment_cancelled_after_creation_is_archived(harness):
     assert harness.writes_since(mark) == []
 
 
+def test_assessment_deleted_at_the_source_is_archived(harness):
+    harness.run()
+    key = sorted(expected(harness.sn.emu.ds).assessments)[1]
+    aid = ledger(harness, "assessment", key).coverbase_id
+    harness.sn.emu.delete("sn_vdr_risk_asmt_assessment", key)
+    mark = harness.mark()
+    harness.run()
+    assert [(w["method"], w["path"]) for w in harness.writes_since(mark)] == [("DELETE", f"/v1/assessments/{aid}")]
+    row = ledger(harness, "assessment", key)
+    assert row.status == "archived" and "no longer in ServiceNow" in row.error_message
+    mark = harness.mark()
+    harness.run()
+    assert harness.writes_since(mark) == []
+
+
+def test_assessment_deleted_before_it_was_assessed_is_skipped_with_the_reason(harness):
+    harness.run()
+    synced = expected(harness.sn.emu.ds).assessments
+    key = next(k for k, r in sorted(harness.state.ledger("assessment", "servicenow").items())
+               if k not in synced and not r.coverbase_id)
+    harness.sn.emu.delete("sn_vdr_risk_asmt_assessment", key)
+    mark = harness.mark()
+    harness.run()
+    assert harness.writes_since(mark) == []
+    row = ledger(harness, "assessment", key)
+    assert row.status == "skipped" and "no longer in ServiceNow" in row.error_message and "never assessed" in row.error_message
+
+
 def test_circuit_breaker_stops_a_mass_archive_before_writing(tmp_path):
     h = Harness(tmp_path, config={"thresholds": {"breaker_min_records": 5, "breaker_archive_share": 0.2}})
     try:

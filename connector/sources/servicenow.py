@@ -80,7 +80,18 @@ class ServiceNowSource:
                         run_id=run_id, full_refresh=full_refresh, window=window, stats=stats)
         if stream == "engagements":
             self._refresh_company_refs(state, run_id)
+        if stream == "assessments" and self.cfg.source.reconcile_assessment_deletions and window is None:
+            self._sweep_deletions(state, stream, spec.table, spec.filter, attachments=False, stats=stats)
         return stats
+
+    def _sweep_deletions(self, state: StateDB, stream: str, table: str, base_query: str, *, attachments: bool,
+                         stats: StreamStats) -> None:
+        """A deleted record never shows up above a ``sys_updated_on`` watermark: list the ids still
+        there and mark the rest deleted. A restored record is upserted again, which clears the mark."""
+        present = self.reader.list_ids(table, base_query=base_query, attachments=attachments)
+        gone = state.staged_keys(stream, SOURCE) - present
+        with state.transaction():
+            stats.deleted += state.mark_deleted(stream, SOURCE, gone)
 
     def _read_into(self, state: StateDB, stream: str, cursor_name: str, table: str, fields: list[str] | None,
                    base_query: str, *, attachments: bool, run_id: str | None, full_refresh: bool,
@@ -135,10 +146,8 @@ class ServiceNowSource:
                             window=window, stats=stats)
         if self.cfg.source.reconcile_attachment_deletions and window is None:
             parents = ",".join(self.cfg.source.attachment_parents)
-            present = self.reader.list_ids("sys_attachment", base_query=f"table_nameIN{parents}", attachments=True)
-            gone = state.staged_keys("attachments", SOURCE) - present
-            with state.transaction():
-                stats.deleted = state.mark_deleted("attachments", SOURCE, gone)
+            self._sweep_deletions(state, "attachments", "sys_attachment", f"table_nameIN{parents}", attachments=True,
+                                  stats=stats)
         stats.classified = self._classify(state)
         return stats
 

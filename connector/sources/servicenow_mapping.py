@@ -92,7 +92,7 @@ def map_assessment(row: StagedRow, template_names: dict[str, str]) -> CanonicalA
                                vendor_key=a.vendor, service_key=a.engagement, assignee_key=a.assigned_to,
                                template_key=a.assessment_template,
                                template_name=template_names.get(a.assessment_template or ""),
-                               state=_clean(a.state))
+                               state=_clean(a.state), deleted=row.deleted_at is not None)
 
 
 def map_attachment(row: StagedRow, parent_entity_by_table: dict[str, str]) -> CanonicalAttachment:
@@ -128,7 +128,7 @@ def build_snapshot(state: StateDB, cfg: ConnectorConfig) -> Snapshot:
     for row in state.staged("engagements", SOURCE):
         s = map_service(row)
         snap.services[s.key] = s
-    for row in state.staged("assessments", SOURCE):
+    for row in state.staged("assessments", SOURCE, include_deleted=True):
         a = map_assessment(row, templates)
         snap.assessments[a.key] = a
     parents = {t["vendors"].table: "vendor", t["engagements"].table: "service", t["assessments"].table: "assessment"}

@@ -114,6 +114,7 @@ class CanonicalAssessment(Canonical):
     template_key: str | None = None
     template_name: str | None = None
     state: str | None = None
+    deleted: bool = False  # gone from the source (found by the sys_id sweep)
 
 
 class CompanyRef(BaseModel):

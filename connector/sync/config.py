@@ -56,6 +56,7 @@ class SourceConfig(Strict):
     page_size: int = Field(1000, ge=10, le=10000)
     lag_seconds: int = Field(300, ge=0, le=86400)
     reconcile_attachment_deletions: bool = True
+    reconcile_assessment_deletions: bool = True  # a sys_id sweep finds deleted assessment records
     validate_schema: bool = True
     files_path: str | None = None  # folder of a file export (kind: files)
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # file source: table -> {field: column}

@@ -3,7 +3,7 @@
 ``sn:sn_vdr_risk_asmt_assessment:<sys_id>`` is the same on every retry, restart and rerun;
 Coverbase replays it for 24 h and the ledger keeps the created id forever after, so a record
 is never assessed twice. Uploaded attachments of the record go in ``supporting_document_ids``.
-A record cancelled after creation archives its assessment (behind the circuit breaker).
+A record cancelled or deleted after creation archives its assessment (behind the circuit breaker).
 Coverbase has no assessment update endpoint: later edits of the source record are not sent.
 """
 
@@ -32,6 +32,12 @@ from connector.sync.outcomes import (
     TRANSIENT,
 )
 from connector.sync.payloads import assessment_payload
+
+
+# The sweep sees only what the integration user can read: a record hidden by a new filter or ACL
+# looks deleted too, which the message says and the circuit breaker bounds.
+DELETED_REASON = ("record no longer in ServiceNow (deleted, or now outside the configured filter or the "
+                  "integration user's row ACLs)")
 
 
 class AssessmentsSync(EntitySync):
@@ -70,12 +76,17 @@ class AssessmentsSync(EntitySync):
                                   payload_hash=prev.payload_hash))
                 continue
             if prev and prev.coverbase_id and prev.status in (OK, TRANSIENT) and prev.last_operation != "archive":
-                if state in archive_states:
+                if x.deleted:
+                    items.append(Item(key, x.label, ARCHIVE, DELETED_REASON, prev=prev, coverbase_id=prev.coverbase_id))
+                elif state in archive_states:
                     items.append(Item(key, x.label, ARCHIVE, f"state {x.state!r} at the source", prev=prev,
                                       coverbase_id=prev.coverbase_id))
                 else:
                     items.append(Item(key, x.label, NOOP, prev=prev, coverbase_id=prev.coverbase_id,
                                       payload_hash=prev.payload_hash))
+                continue
+            if x.deleted:
+                items.append(Item(key, x.label, SKIPPED, f"{DELETED_REASON}: never assessed", prev=prev))
                 continue
             if not eligible(x, cfg):
                 items.append(Item(key, x.label, SKIPPED, f"state {x.state!r} is not eligible for an assessment "

@@ -27,7 +27,7 @@ from connector.sync.outcomes import (
 
 
 def eligible(a: CanonicalAssessment, cfg: ConnectorConfig) -> bool:
-    return (a.state or "").lower() not in {s.lower() for s in cfg.assessments.ineligible_states}
+    return not a.deleted and (a.state or "").lower() not in {s.lower() for s in cfg.assessments.ineligible_states}
 
 
 def referenced_user_keys(snap: Snapshot, cfg: ConnectorConfig) -> set[str]:
