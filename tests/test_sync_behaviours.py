@@ -191,6 +191,26 @@ def test_assessment_deleted_before_it_was_assessed_is_skipped_with_the_reason(ha
     assert row.status == "skipped" and "no longer in ServiceNow" in row.error_message and "never assessed" in row.error_message
 
 
+def test_a_person_deactivated_in_servicenow_is_dropped_from_owners_and_left_to_the_idp(harness):
+    harness.run()
+    snap = harness.engine.snapshot()
+    vkey, ukey = next((k, v.owner_keys[0]) for k, v in sorted(snap.vendors.items())
+                      if len(v.owner_keys) == 1 and ledger(harness, "vendor", k)
+                      and ledger(harness, "vendor", k).status == "ok"
+                      and ledger(harness, "user", v.owner_keys[0]) and ledger(harness, "user", v.owner_keys[0]).status == "ok")
+    uid = ledger(harness, "user", ukey).coverbase_id
+    assert uid in cb_vendor(harness, vkey)["relationship_owner_ids"]
+    harness.sn.emu.update("sys_user", ukey, {"active": "false"})
+    mark = harness.mark()
+    harness.run()
+    writes = harness.writes_since(mark)
+    assert ("PATCH", f"/v1/vendors/{ledger(harness, 'vendor', vkey).coverbase_id}") in [(w["method"], w["path"]) for w in writes]
+    assert not [w for w in writes if w["path"].startswith("/v1/users")]  # membership is the IdP's business
+    assert uid not in cb_vendor(harness, vkey)["relationship_owner_ids"]
+    row = ledger(harness, "user", ukey)
+    assert row.status == "skipped" and "inactive" in row.error_message
+
+
 def test_circuit_breaker_stops_a_mass_archive_before_writing(tmp_path):
     h = Harness(tmp_path, config={"thresholds": {"breaker_min_records": 5, "breaker_archive_share": 0.2}})
     try:
