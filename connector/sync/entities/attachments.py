@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connector.sync.canonical import CanonicalAttachment, Snapshot
 from connector.sync.content import extension, unsafe_file_name
+from connector.sync.entities.base import Item
 from connector.sync.entities.refs import Refs
-from connector.sync.outcomes import DEFERRED, SKIPPED
+from connector.sync.outcomes import ARCHIVE, DEFERRED, OK, SKIPPED, TRANSIENT
 from connector.sync.state import LedgerRow
 
 REPLAY_WINDOW = timedelta(hours=23)  # Coverbase replays an Idempotency-Key for 24 h
@@ -26,6 +28,23 @@ class Placement:
 class ParentRefs:
     def __init__(self, vendors: Refs, services: Refs, assessments: Refs) -> None:
         self.vendors, self.services, self.assessments = vendors, services, assessments
+
+
+def live_attachments(snap: Snapshot, ledger: dict[str, LedgerRow], *, boms: bool,
+                     items: list[Item]) -> Iterator[tuple[str, CanonicalAttachment, LedgerRow | None]]:
+    """The attachments of one entity (BOMs, or everything else) still at the source. One deleted
+    at the source gets an archive item appended to ``items`` if Coverbase holds it."""
+    for key in sorted(snap.attachments):
+        a = snap.attachments[key]
+        if (a.kind == "bom") != boms:
+            continue
+        prev = ledger.get(key)
+        if a.deleted:
+            if prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
+                items.append(Item(key, a.label, ARCHIVE, "deleted at the source", prev=prev,
+                                  coverbase_id=prev.coverbase_id))
+            continue
+        yield key, a, prev
 
 
 def place(a: CanonicalAttachment, snap: Snapshot, refs: ParentRefs) -> Placement:

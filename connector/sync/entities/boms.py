@@ -18,7 +18,7 @@ from connector.errors import ApiError, ContentMismatch
 from connector.sync.canonical import CanonicalAttachment, canonical_hash
 from connector.sync.content import InvalidBom, extension, private_spool, validate_bom
 from connector.sync.context import RunContext
-from connector.sync.entities.attachments import place, preflight
+from connector.sync.entities.attachments import live_attachments, place, preflight
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.documents import parent_refs
 from connector.sync.outcomes import (
@@ -52,16 +52,7 @@ class BomsSync(EntitySync):
         refs = parent_refs(ctx)
         ledger = ctx.ledger(self.entity)
         items: list[Item] = []
-        for key in sorted(snap.attachments):
-            a = snap.attachments[key]
-            if a.kind != "bom":
-                continue
-            prev = ledger.get(key)
-            if a.deleted:
-                if prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
-                    items.append(Item(key, a.label, ARCHIVE, "deleted at the source", prev=prev,
-                                      coverbase_id=prev.coverbase_id))
-                continue
+        for key, a, prev in live_attachments(snap, ledger, boms=True, items=items):
             if not cfg.boms.enabled:
                 items.append(Item(key, a.label, SKIPPED, "BOM sync is disabled in the configuration", prev=prev))
                 continue

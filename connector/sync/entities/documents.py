@@ -18,7 +18,14 @@ from connector.errors import ApiError, ContentMismatch
 from connector.sync.canonical import CanonicalAttachment, canonical_hash
 from connector.sync.content import private_spool
 from connector.sync.context import RunContext
-from connector.sync.entities.attachments import STALE_REASON, ParentRefs, place, preflight, stale_pending
+from connector.sync.entities.attachments import (
+    STALE_REASON,
+    ParentRefs,
+    live_attachments,
+    place,
+    preflight,
+    stale_pending,
+)
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.refs import Refs
 from connector.sync.outcomes import (
@@ -63,16 +70,7 @@ class DocumentsSync(EntitySync):
         refs = parent_refs(ctx)
         ledger = ctx.ledger(self.entity)
         items: list[Item] = []
-        for key in sorted(snap.attachments):
-            a = snap.attachments[key]
-            if a.kind == "bom":
-                continue
-            prev = ledger.get(key)
-            if a.deleted:
-                if prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
-                    items.append(Item(key, a.label, ARCHIVE, "deleted at the source", prev=prev,
-                                      coverbase_id=prev.coverbase_id))
-                continue
+        for key, a, prev in live_attachments(snap, ledger, boms=False, items=items):
             problem = preflight(a, max_bytes=cfg.documents.max_bytes, allowed_extensions=cfg.documents.allowed_extensions)
             if problem:
                 items.append(Item(key, a.label, INVALID, problem, prev=prev))
