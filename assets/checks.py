@@ -17,25 +17,47 @@ LEDGER_ENTITY = {"users": "user", "vendors": "vendor", "services": "service", "d
 COMPARED = ("name", "website", "description", "hq_location", "relationship_owner_ids")
 
 
+COUNTED = ("created", "updated", "unchanged", "linked", "archived", "deferred", "invalid", "rejected", "transient")
+
+
+def _metadata_value(md: dict, key: str, default=0):
+    v = md.get(key)
+    return default if v is None else getattr(v, "value", v)
+
+
 def _rejected_share_check(asset_name: str):
     entity = LEDGER_ENTITY[ENTITY_OF_ASSET[asset_name]]
+    key = dg.AssetKey(asset_name)
 
-    @dg.asset_check(asset=dg.AssetKey(asset_name), name="rejected_share", blocking=True,
-                    description=f"Fails, and stops downstream assets, when the share of rejected or invalid "
-                                f"{entity} records is above thresholds.rejected_share.")
-    def _check(ledger: LedgerResource) -> dg.AssetCheckResult:
-        cfg = ledger.config()
-        with ledger.open() as state:
-            counts = Counter(r["status"] for r in state.db.query(
-                "SELECT status FROM ledger WHERE entity = ?", [entity]))
-        considered = sum(n for s, n in counts.items() if s != "skipped")
-        bad = counts.get("rejected", 0) + counts.get("invalid", 0)
+    @dg.asset_check(asset=key, name="rejected_share", blocking=True,
+                    description=f"The share of {entity} records this run rejected or found invalid. Warns above "
+                                "thresholds.rejected_share once thresholds.rejected_min_records records were "
+                                "considered; fails (and stops downstream assets) only with "
+                                "thresholds.rejected_share_blocks: true.")
+    def _check(context: dg.AssetCheckExecutionContext, ledger: LedgerResource) -> dg.AssetCheckResult:
+        t = ledger.config().thresholds
+        event = context.instance.get_latest_materialization_event(key)
+        if event is None or event.run_id != context.run.run_id or event.asset_materialization is None:
+            return dg.AssetCheckResult(passed=True, description=f"{asset_name} was not materialized in this run")
+        md = event.asset_materialization.metadata
+        counts = {k: int(_metadata_value(md, k)) for k in COUNTED}
+        considered = sum(counts.values())
+        bad = counts["rejected"] + counts["invalid"]
         share = bad / considered if considered else 0.0
+        problems = [p for p in _metadata_value(md, "problems", []) if p.get("outcome") in ("rejected", "invalid")]
+        named = "; ".join(f"{p['label']} ({p['key']}): {p['reason']}" for p in problems[:10])
+        over = considered >= t.rejected_min_records and share > t.rejected_share
+        summary = (f"{bad} of {considered} {entity} records rejected or invalid in this run ({share:.1%}; threshold "
+                   f"{t.rejected_share:.0%} from {t.rejected_min_records} records)")
+        if over and named:
+            summary += f": {named}" + (" …" if len(problems) > 10 else "")
         return dg.AssetCheckResult(
-            passed=share <= cfg.thresholds.rejected_share,
+            passed=not over,
+            severity=dg.AssetCheckSeverity.ERROR if t.rejected_share_blocks else dg.AssetCheckSeverity.WARN,
             metadata={"rejected_or_invalid": bad, "records": considered, "share": round(share, 4),
-                      "threshold": cfg.thresholds.rejected_share},
-            description=f"{bad} of {considered} {entity} records rejected or invalid ({share:.1%})")
+                      "threshold": t.rejected_share, "min_records": t.rejected_min_records,
+                      "blocks": t.rejected_share_blocks},
+            description=summary)
 
     return _check
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource
+from connector.deadline import SETTING as MAX_RUNTIME_SETTING
+from connector.deadline import Deadline
+from connector.errors import ConfigError
 from connector.sources.base import StreamStats, Window
 from connector.sync.engine import SyncEngine
 from connector.sync.report import EntityReport
@@ -19,6 +23,47 @@ from connector.sync.report import EntityReport
 DAILY = dg.DailyPartitionsDefinition(start_date=os.environ.get("CONNECTOR_PARTITIONS_START", "2024-01-01"),
                                      end_offset=1)
 WRITER_POOL = "coverbase_writer"
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # Dagster's run monitoring terminates a run past it
+DEFAULT_MAX_RUNTIME = 7200
+
+
+def max_runtime_seconds() -> int:
+    """``CONNECTOR_MAX_RUNTIME`` (seconds), default two hours. A bad value is a configuration error."""
+    raw = os.environ.get(MAX_RUNTIME_SETTING, "").strip()
+    if not raw:
+        return DEFAULT_MAX_RUNTIME
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ConfigError(f"{MAX_RUNTIME_SETTING}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{MAX_RUNTIME_SETTING} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def run_tags() -> dict[str, str]:
+    """Tags of the writing jobs: the maximum runtime Dagster's run monitoring enforces. Read when
+    the code location loads: a bad value falls back to the default here (loading must not fail)
+    and fails the run's preflight with the setting to fix."""
+    try:
+        return {MAX_RUNTIME_TAG: str(max_runtime_seconds())}
+    except ConfigError:
+        return {MAX_RUNTIME_TAG: str(DEFAULT_MAX_RUNTIME)}
+
+
+def run_deadline(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> Deadline:
+    """The run's deadline, enforced inside the run too (``dagster job execute`` has no daemon to
+    terminate it): the run's start time plus its ``dagster/max_runtime`` tag (else the setting)."""
+    raw = (context.run.tags or {}).get(MAX_RUNTIME_TAG)
+    try:
+        seconds = float(raw) if raw else float(max_runtime_seconds())
+    except ValueError:
+        seconds = float(max_runtime_seconds())
+    record = context.instance.get_run_record_by_id(context.run_id)
+    started = record.start_time if record is not None and record.start_time else time.time()
+    d = Deadline(max(0.0, started + seconds - time.time()))
+    d.seconds = seconds  # report the configured maximum, not what was left when this step began
+    return d
 EXTRACT_GROUP = "servicenow_extract"
 PUSH_GROUP = "coverbase_push"
 
@@ -39,7 +84,7 @@ def engine_for(context: dg.AssetExecutionContext | dg.OpExecutionContext, coverb
     cfg = ledger.config()
     w = Wiring(SyncEngine(state=ledger.open(), coverbase=coverbase.client(cfg.sync.rate_limit_per_second),
                           source=source or servicenow.source(cfg), config=cfg, log=context.log,
-                          lock_wait_seconds=ledger.lock_wait_seconds))
+                          lock_wait_seconds=ledger.lock_wait_seconds, deadline=run_deadline(context)))
     try:
         yield w.engine
     finally:
@@ -76,6 +121,8 @@ def push_metadata(rep: EntityReport, dry_run: bool) -> dict:
         "dry_run": dry_run,
         "planned": dg.MetadataValue.json(dict(rep.planned)),
         "rejected_records": dg.MetadataValue.md(rep.problems_markdown()),
+        # The same records as data, for the rejected_share check and for tools reading the event log.
+        "problems": dg.MetadataValue.json([p.__dict__ for p in rep.problems]),
     })
     if dry_run:
         out["samples"] = dg.MetadataValue.json(rep.samples)

@@ -8,8 +8,10 @@ flags them to be sent to Coverbase again, in one run (``BackfillPolicy.single_ru
 
 import dagster as dg
 
-from assets.common import DAILY, EXTRACT_GROUP, extract_metadata, window_of
+from assets.common import DAILY, EXTRACT_GROUP, extract_metadata, max_runtime_seconds, run_deadline, window_of
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
+from connector.errors import ConfigError
+from connector.sync.outcomes import is_fatal
 
 STREAMS = {
     # asset name: (streams, description)
@@ -34,8 +36,13 @@ STREAMS = {
 def preflight_checks(context: dg.AssetExecutionContext, coverbase: CoverbaseResource,
                      servicenow: ServiceNowResource, ledger: LedgerResource) -> dg.MaterializeResult:
     cfg = ledger.config()
-    cb_url = coverbase.check()
-    info = servicenow.check(cfg)
+    try:
+        max_runtime_seconds()
+    except ConfigError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    deadline = run_deadline(context)
+    cb_url = coverbase.check(deadline)
+    info = servicenow.check(cfg, deadline)
     return dg.MaterializeResult(metadata={"coverbase": cb_url, "servicenow": info.get("instance", ""),
                                           "servicenow_auth": info.get("auth", ""),
                                           "mapping_file": ledger.config_path or "(defaults)",
@@ -49,11 +56,15 @@ def _extraction_asset(name: str, streams: tuple[str, ...], description: str):
                sync_options: SyncOptionsResource) -> dg.MaterializeResult:
         cfg = ledger.config()
         window = window_of(context)
-        source = servicenow.source(cfg)
+        source = servicenow.source(cfg, run_deadline(context))
         state = ledger.open()
         try:
             stats = [source.extract(s, state, run_id=context.run_id, full_refresh=sync_options.full_refresh,
                                     window=window) for s in streams]
+        except Exception as exc:
+            if is_fatal(exc):
+                raise dg.Failure(description=f"{name}: {exc}") from None
+            raise
         finally:
             state.close()
             source.close()

@@ -14,14 +14,14 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from assets.common import WRITER_POOL, engine_for, push_metadata
+from assets.common import WRITER_POOL, engine_for, push_metadata, run_tags
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource
 from connector.errors import ConfigError, FatalSyncError
 from connector.sync.engine import ENTITY_NAMES, PushOptions
 from connector.sync.outcomes import is_fatal
 
 sync_all = dg.define_asset_job(
-    "sync_all", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
+    "sync_all", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor, tags=run_tags(),
     description="Extract ServiceNow into the staging tables and push users, vendors, services, documents, BOMs "
                 "and assessments to Coverbase, with the asset checks. Set resources.sync_options.config.dry_run "
                 "to plan without writing.",
@@ -86,7 +86,7 @@ def migrate_op(context: dg.OpExecutionContext, config: MigrateConfig, coverbase:
     return report.to_dict()
 
 
-@dg.job(name="migrate", executor_def=dg.in_process_executor,
+@dg.job(name="migrate", executor_def=dg.in_process_executor, tags=run_tags(),
         description="One-off migration from ServiceNow or a file export of another GRC tool. A dry run unless "
                     "`ops.migrate_op.config.dry_run` is false.")
 def migrate() -> None:

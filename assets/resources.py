@@ -10,6 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from connector.coverbase.client import DEFAULT_API_URL, CoverbaseClient
+from connector.deadline import Deadline
 from connector.errors import ApiError, ConfigError
 from connector.servicenow.client import ServiceNowClient
 from connector.sources.servicenow import ServiceNowSource
@@ -27,15 +28,15 @@ class CoverbaseResource(dg.ConfigurableResource):
     timeout_seconds: float = 120.0
     ca_bundle: str | None = None
 
-    def client(self, rate_limit_per_second: float | None = None) -> CoverbaseClient:
+    def client(self, rate_limit_per_second: float | None = None, deadline: Deadline | None = None) -> CoverbaseClient:
         return CoverbaseClient(self.api_url, self.api_key, timeout=self.timeout_seconds,
                                rate_limit_per_second=rate_limit_per_second or self.rate_limit_per_second,
-                               max_concurrency=self.max_concurrency, ca_bundle=self.ca_bundle)
+                               max_concurrency=self.max_concurrency, ca_bundle=self.ca_bundle, deadline=deadline)
 
-    def check(self) -> str:
+    def check(self, deadline: Deadline | None = None) -> str:
         """Fail fast with the setting to fix (runs when a run starts)."""
         try:
-            with self.client() as c:
+            with self.client(deadline=deadline) as c:
                 c.auth_test()
         except (ApiError, ConfigError) as exc:
             raise dg.Failure(description=f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
@@ -59,20 +60,20 @@ class ServiceNowResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return bool(self.instance_url)
 
-    def client(self) -> ServiceNowClient:
+    def client(self, deadline: Deadline | None = None) -> ServiceNowClient:
         if not self.instance_url:
             raise ConfigError("SERVICENOW_INSTANCE_URL is not set")
         return ServiceNowClient(self.instance_url, username=self.username or None, password=self.password or None,
                                 client_id=self.client_id or None, client_secret=self.client_secret or None,
                                 timeout=self.timeout_seconds, max_concurrency=self.max_concurrency,
-                                ca_bundle=self.ca_bundle)
+                                ca_bundle=self.ca_bundle, deadline=deadline)
 
-    def source(self, config: ConnectorConfig) -> ServiceNowSource:
-        return ServiceNowSource(self.client(), config)
+    def source(self, config: ConnectorConfig, deadline: Deadline | None = None) -> ServiceNowSource:
+        return ServiceNowSource(self.client(deadline), config)
 
-    def check(self, config: ConnectorConfig) -> dict[str, str]:
+    def check(self, config: ConnectorConfig, deadline: Deadline | None = None) -> dict[str, str]:
         try:
-            source = self.source(config)
+            source = self.source(config, deadline)
             try:
                 return source.check()
             finally:

@@ -24,6 +24,11 @@ class FatalSyncError(ConnectorError):
     """Stops the run (credentials, unreachable API, circuit breaker)."""
 
 
+class RunTimeExceeded(FatalSyncError):
+    """The run passed its maximum runtime (``CONNECTOR_MAX_RUNTIME``): it stops, failed, and frees
+    the writer lock; what was written is in the ledger and the next run carries on from there."""
+
+
 class ContentMismatch(ConnectorError):
     """Fetched bytes are not what the source says the file holds (size or sha256)."""
 

@@ -12,9 +12,8 @@ Retry decisions (contract §1.8, §3 items 5, 8, 11):
 
 from __future__ import annotations
 
-import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -31,6 +30,7 @@ from connector.coverbase.errors import (
     CoverbaseUnexpectedResponse,
     error_from_response,
     request_id_of,
+    retry_after_of,
 )
 from connector.coverbase.models import (
     Archived,
@@ -57,23 +57,21 @@ from connector.coverbase.models import (
     WorkflowRun,
     WorkflowRunRequest,
 )
+from connector.deadline import Deadline
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
-from connector.http.nocookies import without_cookies
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
-from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry, redact_key
+from connector.http.nocookies import no_cookies
+from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
+from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT, ApiTransport, http_transport, tls_verify
 
 DEFAULT_API_URL = "https://api.coverbase.app"
-USER_AGENT = "servicenow-coverbase-connector/0.1"
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 MAX_PAGE = 200
 
 M = TypeVar("M", bound=BaseModel)
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
@@ -83,11 +81,6 @@ def _is_safe(method: str, idempotency_key: str | None, retry_safe: bool | None) 
     if retry_safe is not None:
         return retry_safe
     return method in SAFE_METHODS or idempotency_key is not None
-
-
-def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
-    # Verification is always on; a private CA bundle may be added, never "verify=False".
-    return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
 
 
 class CoverbaseClient:
@@ -103,35 +96,43 @@ class CoverbaseClient:
         request_hook: RequestHook | None = None,
         ca_bundle: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep=time.sleep,
-        clock=time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: Deadline | None = None,
+        slot_timeout: float = 600.0,
     ) -> None:
         self.base_url = require_safe_base_url(base_url or DEFAULT_API_URL, "COVERBASE_API_URL")
         if not api_key:
             raise ConfigError("COVERBASE_API_KEY is not set")
-        verify = _verify(ca_bundle)
-        limits = httpx.Limits(
-            max_connections=max_concurrency * 2, max_keepalive_connections=max_concurrency
-        )
-        self._http = without_cookies(httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
-            timeout=httpx.Timeout(timeout, connect=15.0),
-            verify=verify,
-            limits=limits,
-            transport=transport,
-            follow_redirects=False,
-        ))
-        # Presigned upload targets must never receive the bearer token.
-        self._plain = without_cookies(httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=15.0), verify=verify, transport=transport
-        ))
-        self.gate = RequestGate(rate_limit_per_second=rate_limit_per_second, max_concurrency=max_concurrency,
-                                sleep=sleep, clock=clock)
+        verify = tls_verify(ca_bundle)
         self.retry = retry or RetrySettings()
         self.request_hook = request_hook
         self.calls = CallCounter()
+        self.storage_calls = CallCounter()  # presigned uploads: not Coverbase API calls
         self._sleep = sleep
+        self.deadline = deadline or Deadline.never()
+        self.gate = RequestGate(name="Coverbase", rate_limit_per_second=rate_limit_per_second,
+                                max_concurrency=max_concurrency, sleep=sleep, clock=clock, slot_timeout=slot_timeout,
+                                max_pause=self.retry.max_single_wait, deadline=self.deadline)
+        self._transport = ApiTransport(
+            transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api="coverbase",
+            calls=self.calls, gate=self.gate, hook=self._hook, retry_after=retry_after_of,
+            default_wait=self.retry.rate_limit_default_wait, deadline=self.deadline)
+        timeouts = httpx.Timeout(timeout, connect=15.0)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
+            timeout=timeouts, transport=self._transport, follow_redirects=False, cookies=no_cookies())
+        # Presigned upload targets must never receive the bearer token, and their URL (a signature
+        # in the query) is never logged.
+        self._storage_transport = ApiTransport(
+            transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api="coverbase",
+            calls=self.storage_calls, hook=self._hook, path_label=lambda r: "presigned-upload", deadline=self.deadline)
+        self._plain = httpx.Client(timeout=timeouts, transport=self._storage_transport, cookies=no_cookies(),
+                                   headers={"User-Agent": USER_AGENT})
+
+    def set_deadline(self, deadline: Deadline) -> None:
+        """Bound every wait of this client by the run's deadline."""
+        self.deadline = self.gate.deadline = self._transport.deadline = self._storage_transport.deadline = deadline
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -148,17 +149,9 @@ class CoverbaseClient:
     def __repr__(self) -> str:
         return f"CoverbaseClient({self.base_url!r})"
 
-    def _log(self, method: str, path: str, status: int | None, t0: float, attempt: int,
-             key: str | None, error: str | None, request_id: str | None) -> None:
-        if self.request_hook is None:
-            return
-        self.request_hook(
-            RequestLogEntry(
-                api="coverbase", method=method, path=path, status=status,
-                duration_ms=round((time.monotonic() - t0) * 1000, 2), attempt=attempt,
-                idempotency_key=redact_key(key), error=error, request_id=request_id,
-            )
-        )
+    def _hook(self, entry: RequestLogEntry) -> None:
+        if self.request_hook is not None:
+            self.request_hook(entry)
 
     def _request(
         self,
@@ -191,41 +184,27 @@ class CoverbaseClient:
                 if body.content_length is not None:
                     headers["Content-Length"] = str(body.content_length)
                 content = body.chunks()
-            t0 = time.monotonic()
-            with self.gate.slot():
-                self.calls.add(method)
-                try:
-                    resp = http.request(
-                        method, path, params=params, json=json, content=content, headers=headers
-                    )
-                except httpx.HTTPError as exc:
-                    sent = not isinstance(exc, _NOT_SENT)
-                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                    self._log(method, path, None, t0, attempt, idempotency_key, reason, None)
-                    if sent and not safe:
-                        raise CoverbaseAmbiguousWrite(
-                            f"no response ({reason}); the write may have been committed",
-                            method=method, path=path,
-                        ) from None
-                    raise CoverbaseTransportError(reason, sent=sent, method=method, path=path) from None
-            rid = request_id_of(resp)
+            try:
+                resp = http.request(method, path, params=params, json=json, content=content, headers=headers,
+                                    extensions={ATTEMPT: attempt})
+            except httpx.HTTPError as exc:
+                sent = not isinstance(exc, NOT_SENT)
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if sent and not safe:
+                    raise CoverbaseAmbiguousWrite(f"no response ({reason}); the write may have been committed",
+                                                  method=method, path=path) from None
+                raise CoverbaseTransportError(reason, sent=sent, method=method, path=path) from None
             if resp.is_success or resp.status_code in allow_status:
-                self._log(method, path, resp.status_code, t0, attempt, idempotency_key, None, rid)
                 return resp
             err = error_from_response(resp, method, path)
-            self._log(method, path, resp.status_code, t0, attempt, idempotency_key, err.code or err.kind, rid)
-            if isinstance(err, CoverbaseRateLimited):
-                self.gate.pause_for(err.retry_after if err.retry_after is not None
-                                    else self.retry.rate_limit_default_wait)
-                raise err
-            if err.retryable and not safe:
+            if err.retryable and not safe and not isinstance(err, CoverbaseRateLimited):
                 raise CoverbaseAmbiguousWrite(
                     f"{err.status} {err.code or ''} {err.message}; the write may have been committed".strip(),
-                    status=err.status, code=err.code, method=method, path=path, request_id=rid,
+                    status=err.status, code=err.code, method=method, path=path, request_id=err.request_id,
                 )
             raise err
 
-        return call_with_retries(once, self.retry, sleep=self._sleep)
+        return call_with_retries(once, self.retry, sleep=self._sleep, deadline=self.deadline)
 
     def _json(self, resp: httpx.Response, method: str, path: str) -> Any:
         try:
@@ -397,18 +376,16 @@ class CoverbaseClient:
         def once() -> None:
             nonlocal attempt
             attempt += 1
-            t0 = time.monotonic()
             try:
-                resp = self._plain.request(target.method, target.url, content=iter_source(source), headers=headers)
+                resp = self._plain.request(target.method, target.url, content=iter_source(source), headers=headers,
+                                           extensions={ATTEMPT: attempt})
             except httpx.HTTPError as exc:
-                self._log(target.method, path_for_log, None, t0, attempt, None, type(exc).__name__, None)
-                raise CoverbaseTransportError(type(exc).__name__, sent=not isinstance(exc, _NOT_SENT),
+                raise CoverbaseTransportError(type(exc).__name__, sent=not isinstance(exc, NOT_SENT),
                                               method=target.method, path=path_for_log) from None
-            self._log(target.method, path_for_log, resp.status_code, t0, attempt, None, None, None)
             if not resp.is_success:
                 raise error_from_response(resp, target.method, path_for_log)
 
-        call_with_retries(once, self.retry, sleep=self._sleep)
+        call_with_retries(once, self.retry, sleep=self._sleep, deadline=self.deadline)
 
     def create_bom(self, payload: BomCreate) -> Bom:
         """Not idempotent (answers 200): a lost response raises CoverbaseAmbiguousWrite."""

@@ -28,6 +28,10 @@ from connector.errors import (
     UnexpectedResponseError,
     ValidationFailedError,
 )
+from connector.http.retry_after import parse_retry_after
+from connector.http.transport import request_id_of
+
+__all__ = ["CoverbaseError", "error_from_response", "parse_envelope", "request_id_of", "retry_after_of"]
 
 
 class CoverbaseError(ApiError):
@@ -93,24 +97,15 @@ _BY_STATUS: dict[int, type[CoverbaseError]] = {
     429: CoverbaseRateLimited,
 }
 
-REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "x-amzn-requestid")
-
-
-def request_id_of(resp: httpx.Response) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        if name in resp.headers:
-            return resp.headers[name]
-    return None
-
-
-def _retry_after_header(resp: httpx.Response) -> float | None:
-    raw = resp.headers.get("retry-after")
-    if raw is None:
-        return None
+def retry_after_of(resp: httpx.Response) -> float | None:
+    """The wait a 429 asks for: ``detail.retry_after`` (the API's own number), else ``Retry-After``
+    (seconds or HTTP-date)."""
     try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None  # an HTTP-date: too rare from an API to be worth parsing
+        resp.read()  # the transport sees the raw response: read its (small) error body first
+        wait = parse_envelope(resp.json())[3]
+    except (ValueError, httpx.HTTPError):
+        wait = None
+    return wait if wait is not None else parse_retry_after(resp.headers.get("retry-after"))
 
 
 def parse_envelope(body: Any) -> tuple[str | None, str, tuple[FieldError, ...], float | None]:
@@ -138,7 +133,7 @@ def parse_envelope(body: Any) -> tuple[str | None, str, tuple[FieldError, ...], 
             message = f"{message} (value: {detail['value']!r})"
         retry_after = detail.get("retry_after")
         try:
-            retry_after = float(retry_after) if retry_after is not None else None
+            retry_after = max(0.0, float(retry_after)) if retry_after is not None else None
         except (TypeError, ValueError):
             retry_after = None
         return (str(code) if code else None), str(message) or "error", (), retry_after
@@ -155,8 +150,8 @@ def error_from_response(resp: httpx.Response, method: str, path: str) -> Coverba
         snippet = resp.text[:120].replace("\n", " ") if resp.content else ""
         code, message, fields, retry_after = None, f"non-JSON error body: {snippet!r}", (), None
     if resp.status_code == 429:
-        header = _retry_after_header(resp)
-        retry_after = retry_after if retry_after is not None else header
+        if retry_after is None:
+            retry_after = parse_retry_after(resp.headers.get("retry-after"))
     status = resp.status_code
     cls = _BY_STATUS.get(status)
     if cls is None:

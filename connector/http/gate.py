@@ -1,8 +1,20 @@
 """Client-side admission control: rate limit, concurrency cap, and a shared 429 pause.
 
-One gate per API client. Every request passes through ``slot()``. When any request is told to
-wait by a 429, ``pause_for`` makes every other thread wait too, so eight workers do not each
-burn a request on an API that already said "slow down" (no 429 storm).
+One gate per API client, used by its transport (``connector/http/transport.py``) around each HTTP
+exchange and nothing else: authentication (an OAuth token fetch), retries and their waits all
+happen *before* a slot is taken, so no thread ever waits for anything while it holds a slot.
+
+Every wait here is bounded: the 429 pause by ``max_pause`` and the run's deadline, the rate limit
+and the slot by ``slot_timeout`` and the deadline. A wait that runs out raises an error the retry
+layer understands (``GateTimeout``: nothing was sent) or ``RunTimeExceeded``.
+
+When any request is told to wait by a 429, ``pause_for`` makes every other thread wait too, so
+eight workers do not each burn a request on an API that already said "slow down" (no 429 storm).
+The pause is waited out *without* a slot; a thread that got its slot while a new pause began
+gives the slot back before waiting.
+
+Lock order: see docs/architecture.md, "Locks and waits". Here: ``_lock`` (held for a few
+assignments only, never across a wait) is independent of ``_sem`` (the slots).
 """
 
 from __future__ import annotations
@@ -14,6 +26,16 @@ from contextlib import contextmanager
 
 from pyrate_limiter import Duration, Limiter, Rate
 
+from connector.deadline import Deadline
+from connector.errors import TransportError
+
+
+class GateTimeout(TransportError):
+    """No request slot (or rate-limit permit) came free in time; the request was never sent."""
+
+    def __init__(self, message: str, **kw) -> None:
+        super().__init__(message, sent=False, **kw)
+
 
 def _rate_for(per_second: float) -> Rate:
     if per_second >= 1:
@@ -21,42 +43,93 @@ def _rate_for(per_second: float) -> Rate:
     return Rate(max(1, round(per_second * 60)), Duration.MINUTE)
 
 
+PauseHook = Callable[[float, str], None]
+
+
 class RequestGate:
     def __init__(
         self,
         *,
+        name: str = "API",
         rate_limit_per_second: float | None = None,
         max_concurrency: int = 8,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        slot_timeout: float = 600.0,
+        max_pause: float = 300.0,
+        deadline: Deadline | None = None,
+        on_pause: PauseHook | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
+        self.name = name
         self.max_concurrency = max_concurrency
         self.rate_limit_per_second = rate_limit_per_second
+        self.slot_timeout = slot_timeout
+        self.max_pause = max_pause
+        self.deadline = deadline or Deadline.never()
+        self.on_pause = on_pause
         self._sem = threading.BoundedSemaphore(max_concurrency)
         self._limiter = Limiter(_rate_for(rate_limit_per_second)) if rate_limit_per_second else None
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._paused_until = 0.0
+        self._in_flight = 0
 
-    def pause_for(self, seconds: float) -> None:
+    @property
+    def in_flight(self) -> int:
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+            return self._in_flight
+
+    def pause_for(self, seconds: float, reason: str = "") -> float:
+        """Make every request of this client wait ``seconds`` (capped at ``max_pause``)."""
+        applied = min(max(0.0, seconds), self.max_pause)
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + applied)
+        if self.on_pause is not None:
+            self.on_pause(applied, reason or "rate limited")
+        return applied
+
+    def _pause_left(self) -> float:
+        with self._lock:
+            return self._paused_until - self._clock()
 
     def _wait_out_pause(self) -> None:
-        while True:
-            with self._lock:
-                remaining = self._paused_until - self._clock()
-            if remaining <= 0:
-                return
-            self._sleep(remaining)
+        while (left := self._pause_left()) > 0:
+            if self.deadline.remaining() <= left:
+                self.deadline.check(f"waiting out a {self.name} rate-limit pause of {left:.1f} s")
+                self._sleep(max(0.0, self.deadline.remaining()))
+                self.deadline.check(f"waiting out a {self.name} rate-limit pause")
+            self._sleep(left)
+
+    def _acquire_permit(self) -> None:
+        if self._limiter is None:
+            return
+        timeout = self.deadline.cap(self.slot_timeout)
+        if not self._limiter.try_acquire("requests", blocking=True, timeout=timeout):
+            self.deadline.check(f"waiting for the {self.name} rate limit")
+            raise GateTimeout(f"no {self.name} rate-limit permit within {timeout:.0f} s")
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        with self._sem:
+        """Hold one of ``max_concurrency`` slots for one HTTP exchange."""
+        while True:
             self._wait_out_pause()
-            if self._limiter is not None:
-                self._limiter.try_acquire("requests")
+            self._acquire_permit()
+            timeout = self.deadline.cap(self.slot_timeout)
+            if not self._sem.acquire(timeout=timeout):
+                self.deadline.check(f"waiting for a free {self.name} request slot")
+                raise GateTimeout(f"no {self.name} request slot came free within {timeout:.0f} s "
+                                  f"({self.max_concurrency} in flight)")
+            if self._pause_left() <= 0:
+                break
+            self._sem.release()  # a 429 arrived while we queued: wait it out without a slot
+        with self._lock:
+            self._in_flight += 1
+        try:
             yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self._sem.release()

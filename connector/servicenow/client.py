@@ -1,42 +1,48 @@
 """ServiceNowClient: transport, authentication and retries for every ServiceNow read.
 
+- every exchange goes through ``ApiTransport`` (``connector/http/transport.py``): a request slot
+  held for the exchange only, the call count, the request log, the shared 429 pause, socket
+  timeouts capped at the run's deadline;
+- authentication is an ``httpx.Auth`` flow (``connector/servicenow/auth.py``) that runs before the
+  transport: Basic, or OAuth whose token fetch has its own path and never waits inside a slot;
+  a 401 refreshes the token once, then fails with a clear fatal error;
 - no cookies at all: a shared JSESSIONID serialises concurrent requests on one server session and
   causes silent 202 drops (servicenow.md §3.1, Pitfall 10);
-- every 200 body is validated (``result`` present, no ``error``, not truncated, not ``null``,
-  not HTML); those and 202, 429 and 5xx are retried; 400/403/404 never are;
-- 429 waits exactly ``Retry-After`` (else until ``X-RateLimit-Reset``), outside the retry budget;
-- a 401 refreshes an OAuth token once, then fails with a clear fatal error.
+- every 200 of a JSON endpoint is validated (``result`` present, no ``error``, not truncated, not
+  ``null``, not HTML); those and 202, 429 and 5xx are retried; 400/403/404 never are. File bodies
+  (attachments) are bytes: whatever their content type, only their size and hash decide;
+- 429 waits exactly ``Retry-After`` (else until ``X-RateLimit-Reset``), outside the retry budget.
 """
 
 from __future__ import annotations
 
-import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
+from connector.deadline import Deadline
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
-from connector.http.nocookies import without_cookies
+from connector.http.nocookies import no_cookies
 from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
-from connector.servicenow.auth import TOKEN_PATH, credentials_from
+from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT, ApiTransport, http_transport, tls_verify
+from connector.servicenow.auth import Credentials, TokenEndpoint, credentials_from
 from connector.servicenow.errors import (
     ServiceNowAuthError,
     ServiceNowError,
     ServiceNowQuotaCancelled,
-    ServiceNowRateLimited,
     ServiceNowTransportError,
     error_from_response,
+    retry_after_of,
     validate_body,
 )
 
-USER_AGENT = "servicenow-coverbase-connector/0.1"
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+API = "servicenow"
 
 
 class ServiceNowClient:
@@ -55,33 +61,55 @@ class ServiceNowClient:
         request_hook: RequestHook | None = None,
         ca_bundle: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep=time.sleep,
-        clock=time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: Deadline | None = None,
+        slot_timeout: float = 600.0,
     ) -> None:
         self.instance_url = require_safe_base_url(instance_url, "SERVICENOW_INSTANCE_URL")
-        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
-        # Longer than ServiceNow's 60 s transaction quota, so the server cancels first and says so.
-        self._http = without_cookies(httpx.Client(
-            base_url=self.instance_url, timeout=httpx.Timeout(timeout, connect=15.0), verify=verify,
-            transport=transport, follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=max_concurrency * 2, max_keepalive_connections=max_concurrency),
-        ))
-        self.credentials = credentials_from(self._post_token, username=username, password=password,
-                                            client_id=client_id, client_secret=client_secret)
-        self.gate = RequestGate(rate_limit_per_second=rate_limit_per_second, max_concurrency=max_concurrency,
-                                sleep=sleep, clock=clock)
+        verify = tls_verify(ca_bundle)
         self.retry = retry or RetrySettings(max_retries=6, backoff_initial=0.5, backoff_max=30.0, max_total_wait=600.0)
         self.request_hook = request_hook
         self.calls = CallCounter()
         self._sleep = sleep
+        self.deadline = deadline or Deadline.never()
+        self.gate = RequestGate(name="ServiceNow", rate_limit_per_second=rate_limit_per_second,
+                                max_concurrency=max_concurrency, sleep=sleep, clock=clock, slot_timeout=slot_timeout,
+                                max_pause=self.retry.max_single_wait, deadline=self.deadline)
+        self._transport = ApiTransport(
+            transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api=API, calls=self.calls,
+            gate=self.gate, hook=self._hook, retry_after=retry_after_of, default_wait=self.retry.rate_limit_default_wait,
+            deadline=self.deadline)
+        # The token endpoint: its own connections and no request gate, so busy slots never starve it.
+        self._token_transport = ApiTransport(transport or http_transport(verify=verify, max_connections=2), api=API,
+                                             calls=self.calls, hook=self._hook, deadline=self.deadline)
+        # Longer than ServiceNow's 60 s transaction quota, so the server cancels first and says so.
+        timeouts = httpx.Timeout(timeout, connect=15.0)
+
+        def token_endpoint(cid: str, secret: str) -> TokenEndpoint:
+            http = httpx.Client(base_url=self.instance_url, timeout=timeouts, transport=self._token_transport,
+                                follow_redirects=False, cookies=no_cookies(), headers={"User-Agent": USER_AGENT})
+            return TokenEndpoint(http, cid, secret, retry=self.retry, sleep=sleep, deadline=lambda: self.deadline)
+
+        self.credentials: Credentials = credentials_from(token_endpoint, username=username, password=password,
+                                                         client_id=client_id, client_secret=client_secret, clock=clock)
+        self._http = httpx.Client(base_url=self.instance_url, timeout=timeouts, transport=self._transport,
+                                  auth=self.credentials, follow_redirects=False, cookies=no_cookies(),
+                                  headers={"Accept": "application/json", "User-Agent": USER_AGENT})
         self.last_server_date: str | None = None
 
     def __repr__(self) -> str:
         return f"ServiceNowClient({self.instance_url!r}, {self.credentials!r})"
 
+    def set_deadline(self, deadline: Deadline) -> None:
+        """Bound every wait of this client by the run's deadline."""
+        self.deadline = self.gate.deadline = self._transport.deadline = self._token_transport.deadline = deadline
+
     def close(self) -> None:
         self._http.close()
+        endpoint = getattr(self.credentials, "_endpoint", None)
+        if endpoint is not None:
+            endpoint.close()
 
     def __enter__(self) -> ServiceNowClient:
         return self
@@ -89,37 +117,23 @@ class ServiceNowClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _post_token(self, form: dict[str, str]) -> httpx.Response:
-        with self.gate.slot():
-            self.calls.add("POST")
-            return self._http.post(TOKEN_PATH, data=form, headers={"Accept": "application/json"})
-
-    def _log(self, method: str, path: str, status: int | None, t0: float, attempt: int, error: str | None) -> None:
+    def _hook(self, entry: RequestLogEntry) -> None:
         if self.request_hook is not None:
-            self.request_hook(RequestLogEntry(api="servicenow", method=method, path=path, status=status,
-                                              duration_ms=round((time.monotonic() - t0) * 1000, 2), attempt=attempt,
-                                              error=error))
+            self.request_hook(entry)
 
-    def _send(self, path: str, params: dict[str, Any] | None, *, stream: bool, accept: str) -> httpx.Response:
-        """One attempt with the current credentials, refreshing an OAuth token once on 401."""
-        refreshed = False
-        while True:
-            headers = {"Authorization": self.credentials.header(), "Accept": accept}
-            request = self._http.build_request("GET", path, params=params, headers=headers)
-            t0 = time.monotonic()
-            try:
-                resp = self._http.send(request, stream=stream)
-            except httpx.HTTPError as exc:
-                self._log("GET", path, None, t0, 1, type(exc).__name__)
-                raise ServiceNowTransportError(f"{type(exc).__name__}: {exc}".rstrip(": "),
-                                               sent=not isinstance(exc, _NOT_SENT), method="GET", path=path) from None
-            if resp.status_code == 401 and not refreshed and self.credentials.invalidate():
-                resp.close()
-                refreshed = True
-                continue
-            if resp.headers.get("date"):
-                self.last_server_date = resp.headers["date"]
-            return resp
+    def _send(self, path: str, params: dict[str, Any] | None, *, stream: bool, accept: str,
+              attempt: int) -> httpx.Response:
+        """One attempt (the auth flow may add a token fetch and one 401 refresh)."""
+        request = self._http.build_request("GET", path, params=params, headers={"Accept": accept},
+                                           extensions={ATTEMPT: attempt})
+        try:
+            resp = self._http.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            raise ServiceNowTransportError(f"{type(exc).__name__}: {exc}".rstrip(": "),
+                                           sent=not isinstance(exc, NOT_SENT), method="GET", path=path) from None
+        if resp.headers.get("date"):
+            self.last_server_date = resp.headers["date"]
+        return resp
 
     def _fail(self, resp: httpx.Response, path: str) -> ServiceNowError:
         err = error_from_response(resp, "GET", path)
@@ -129,6 +143,9 @@ class ServiceNowClient:
             err = ServiceNowAuthError(f"ServiceNow rejected the credentials ({err.message}); {how}",
                                       status=401, method="GET", path=path)
         return err
+
+    def _retrying(self, fn: Callable[[], Any]) -> Any:
+        return call_with_retries(fn, self.retry, sleep=self._sleep, deadline=self.deadline)
 
     def get_json(self, path: str, params: dict[str, Any] | None = None, *, retry_cancels: bool = True) -> dict[str, Any]:
         """GET a Table/Attachment API path; return the validated JSON body (``{"result": ...}``).
@@ -140,23 +157,10 @@ class ServiceNowClient:
         def once() -> dict[str, Any]:
             nonlocal attempt
             attempt += 1
-            with self.gate.slot():
-                self.calls.add("GET")
-                t0 = time.monotonic()
-                resp = self._send(path, params, stream=False, accept="application/json")
+            resp = self._send(path, params, stream=False, accept="application/json", attempt=attempt)
             if resp.status_code == 200:
-                try:
-                    body = validate_body(resp, "GET", path)
-                except ServiceNowError as exc:
-                    self._log("GET", path, 200, t0, attempt, exc.kind)
-                    raise
-                self._log("GET", path, 200, t0, attempt, None)
-                return body
-            err = self._fail(resp, path)
-            self._log("GET", path, resp.status_code, t0, attempt, err.kind)
-            if isinstance(err, ServiceNowRateLimited):
-                self.gate.pause_for(err.retry_after if err.retry_after is not None else self.retry.rate_limit_default_wait)
-            raise err
+                return validate_body(resp, "GET", path)
+            raise self._fail(resp, path)
 
         def once_retrying_cancels() -> dict[str, Any]:
             try:
@@ -165,34 +169,28 @@ class ServiceNowClient:
                 exc.retryable = True
                 raise
 
-        return call_with_retries(once_retrying_cancels if retry_cancels else once, self.retry, sleep=self._sleep)
+        return self._retrying(once_retrying_cancels if retry_cancels else once)
 
     @contextmanager
     def stream(self, path: str) -> Iterator[httpx.Response]:
-        """Open a streamed GET (attachment bytes); retries apply until the status line arrives."""
+        """Open a streamed GET of a file body (attachment bytes); retries apply until the status line.
+
+        The body is the file, whatever content type the attachment declares (a saved web page is
+        ``text/html``): it is never judged as an API answer. A hibernating instance that answers a
+        login page instead is caught by the caller's size and sha256 check."""
         attempt = 0
 
         def open_once() -> httpx.Response:
             nonlocal attempt
             attempt += 1
-            t0 = time.monotonic()
-            with self.gate.slot():
-                self.calls.add("GET")
-                resp = self._send(path, None, stream=True, accept="*/*")
-            if resp.status_code == 200 and "html" not in resp.headers.get("content-type", "").lower():
-                self._log("GET", path, 200, t0, attempt, None)
+            resp = self._send(path, None, stream=True, accept="*/*", attempt=attempt)
+            if resp.status_code == 200:
                 return resp
             resp.read()
             resp.close()
-            if resp.status_code == 200:
-                validate_body(resp, "GET", path)  # raises the HTML error
-            err = self._fail(resp, path)
-            self._log("GET", path, resp.status_code, t0, attempt, err.kind)
-            if isinstance(err, ServiceNowRateLimited):
-                self.gate.pause_for(err.retry_after if err.retry_after is not None else self.retry.rate_limit_default_wait)
-            raise err
+            raise self._fail(resp, path)
 
-        resp = call_with_retries(open_once, self.retry, sleep=self._sleep)
+        resp = self._retrying(open_once)
         try:
             yield resp
         finally:

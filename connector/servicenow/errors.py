@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
+import re
 from typing import Any
 
 import httpx
@@ -21,8 +20,10 @@ from connector.errors import (
     TransportError,
     UnexpectedResponseError,
 )
+from connector.http.retry_after import parse_epoch_reset, parse_retry_after
 
 CANCELLED = "Transaction cancelled: maximum execution time exceeded"
+CANCEL_PREFIX = "Transaction cancelled"
 
 
 class ServiceNowError(ApiError):
@@ -104,22 +105,41 @@ def _error_body(resp: httpx.Response) -> tuple[str, str | None]:
 
 def retry_after_of(resp: httpx.Response, now: float | None = None) -> float | None:
     """``Retry-After`` exactly (seconds or HTTP-date), else ``X-RateLimit-Reset`` (epoch seconds)."""
-    now = time.time() if now is None else now
-    raw = resp.headers.get("retry-after")
-    if raw:
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(raw)
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - now)
-    reset = resp.headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
-    return None
+    wait = parse_retry_after(resp.headers.get("retry-after"), now=now)
+    if wait is not None:
+        return wait
+    return parse_epoch_reset(resp.headers.get("x-ratelimit-reset"), now=now)
+
+
+def is_cancel_message(message: object) -> bool:
+    return isinstance(message, str) and message.strip().startswith(CANCEL_PREFIX)
+
+
+_ERROR_KEY = re.compile(r'(?<!\\)"error"\s*:\s*')
+_CLOSING = re.compile(r'\s*(,\s*"status"\s*:\s*"failure"\s*)?[}\]\s]*')
+_DECODER = json.JSONDecoder()
+
+
+def cancelled_at_tail(raw: bytes, window: int = 8192) -> bool:
+    """Whether a body that is not valid JSON *ends* with ServiceNow's cancel error object.
+
+    A transaction-quota cancel of a response that had started streaming leaves the partial
+    ``result`` and then appends ``"error": {"message": "Transaction cancelled: ..."}`` (KB1297438).
+    Only the last ``"error"`` key of the body counts, its value must decode as an object whose
+    ``message`` is the cancel sentence, and nothing but closing brackets may follow. A record value
+    that merely quotes the sentence sits inside a JSON string (its quotes escaped), so it can never
+    match."""
+    tail = raw[-window:].decode("utf-8", "replace")
+    matches = list(_ERROR_KEY.finditer(tail))
+    if not matches:
+        return False
+    last = matches[-1]
+    try:
+        value, end = _DECODER.raw_decode(tail, last.end())
+    except ValueError:
+        return False
+    return (isinstance(value, dict) and is_cancel_message(value.get("message"))
+            and _CLOSING.fullmatch(tail[end:]) is not None)
 
 
 def error_from_response(resp: httpx.Response, method: str, path: str) -> ServiceNowError:
@@ -127,7 +147,8 @@ def error_from_response(resp: httpx.Response, method: str, path: str) -> Service
     message, detail = _error_body(resp)
     full = f"{message} ({detail})" if detail else message
     kw: dict[str, Any] = dict(status=status, method=method, path=path)
-    if CANCELLED in resp.text:
+    # Recognised from the error object (or a cut body ending in it), never from record values.
+    if is_cancel_message(message) or (message.startswith(("non-JSON", "empty")) and cancelled_at_tail(resp.content)):
         return ServiceNowQuotaCancelled(CANCELLED, **kw)
     if status == 202:
         return ServiceNowQueued("202 Accepted: request queued behind another on the same session, not processed", **kw)
@@ -147,23 +168,33 @@ def error_from_response(resp: httpx.Response, method: str, path: str) -> Service
 
 
 def validate_body(resp: httpx.Response, method: str, path: str) -> Any:
-    """Every 200 must be a JSON object with ``result`` and no ``error`` (Pitfall 8)."""
+    """Every 200 of a JSON endpoint must be a JSON object with ``result`` and no ``error`` (Pitfall 8).
+
+    ServiceNow's error framing is recognised only where ServiceNow puts it: HTML instead of JSON
+    (by content type), an ``error`` object next to a partial ``result``, or a body cut mid-JSON
+    that ends in the cancel error. What the records themselves say is never searched."""
     ctype = resp.headers.get("content-type", "")
     if "html" in ctype.lower():
         raise ServiceNowHtmlResponse(
             "answered HTML instead of JSON: is the instance hibernating, behind a login page, "
             "or is SERVICENOW_INSTANCE_URL wrong?", status=resp.status_code, method=method, path=path)
     raw = resp.content
-    if CANCELLED.encode() in raw:
-        raise ServiceNowQuotaCancelled(CANCELLED + " (truncated 200)", status=resp.status_code, method=method, path=path)
+    kw: dict[str, Any] = dict(status=resp.status_code, method=method, path=path)
     try:
         body = json.loads(raw)
     except ValueError:
-        raise ServiceNowBadBody(f"truncated or invalid JSON body ({len(raw)} bytes)", status=resp.status_code,
-                                method=method, path=path) from None
+        if cancelled_at_tail(raw):
+            raise ServiceNowQuotaCancelled(CANCELLED + " (truncated 200)", **kw) from None
+        raise ServiceNowBadBody(f"truncated or invalid JSON body ({len(raw)} bytes)", **kw) from None
     if body is None:
-        raise ServiceNowBadBody("JSON null body", status=resp.status_code, method=method, path=path)
-    if not isinstance(body, dict) or "result" not in body or body.get("error"):
-        raise ServiceNowBadBody("body has no 'result' (or carries an 'error')", status=resp.status_code,
-                                method=method, path=path)
+        raise ServiceNowBadBody("JSON null body", **kw)
+    if not isinstance(body, dict):
+        raise ServiceNowBadBody(f"body is a JSON {type(body).__name__}, not an object", **kw)
+    err = body.get("error")
+    if err:
+        if isinstance(err, dict) and is_cancel_message(err.get("message")):
+            raise ServiceNowQuotaCancelled(CANCELLED + " (error next to a partial result)", **kw)
+        raise ServiceNowBadBody("body carries an 'error' object", **kw)
+    if "result" not in body:
+        raise ServiceNowBadBody("body has no 'result'", **kw)
     return body

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from connector.deadline import Deadline
 from connector.servicenow.attachments import Downloaded
 from connector.sync.canonical import CanonicalAttachment, Snapshot
 from connector.sync.state import StateDB
@@ -58,5 +59,8 @@ class Source(Protocol):
         """Idempotency-key prefix of an entity's records, e.g. ``sn:core_company``."""
 
     def fetch(self, attachment: CanonicalAttachment, dest: BinaryIO) -> Downloaded: ...
+
+    def set_deadline(self, deadline: Deadline) -> None:
+        """Bound every wait of the source (its API client, its workers) by the run's deadline."""
 
     def close(self) -> None: ...

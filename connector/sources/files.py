@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from connector.deadline import Deadline
 from connector.errors import ConfigError, ContentMismatch
 from connector.servicenow.attachments import Downloaded
 from connector.sources.base import StreamStats, Window
@@ -266,6 +267,9 @@ class FileSource:
         self.root = Path(path).resolve()
         self.cfg = config
         self._export: Export | None = None
+
+    def set_deadline(self, deadline: Deadline) -> None:
+        self.deadline = deadline  # files are local: nothing waits on a remote API
 
     def close(self) -> None:
         pass

@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
+from connector.deadline import Deadline
 from connector.errors import ConfigError
 from connector.servicenow.attachments import Downloaded, download
 from connector.servicenow.client import ServiceNowClient
@@ -34,9 +35,14 @@ class ServiceNowSource:
         self.cfg = config
         self.reader = TableReader(client, page_size=config.source.page_size)
         self.skipped_tables: set[str] = set()
+        self.deadline = Deadline.never()
 
     def close(self) -> None:
         self.client.close()
+
+    def set_deadline(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.client.set_deadline(deadline)
 
     # --- check ------------------------------------------------------------------------------
 

@@ -144,7 +144,13 @@ class ThresholdsConfig(Strict):
     breaker_archive_share: float = Field(0.2, ge=0, le=1)
     breaker_update_share: float = Field(0.5, ge=0, le=1)
     breaker_min_records: int = Field(20, ge=0)
-    rejected_share: float = Field(0.2, ge=0, le=1)  # asset check: fails above this share
+    # The rejected_share check judges this run's outcomes of each push: it warns above this share
+    # once at least rejected_min_records records were considered; it fails the run (ERROR, blocking
+    # downstream assets) only when rejected_share_blocks is true. Rejected records are outcomes,
+    # not a failed run: by default a completed run exits 0.
+    rejected_share: float = Field(0.2, ge=0, le=1)
+    rejected_min_records: int = Field(20, ge=0)
+    rejected_share_blocks: bool = False
     drift_sample: int = Field(25, ge=0)
 
 

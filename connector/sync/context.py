@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from connector.coverbase.client import CoverbaseClient
+from connector.deadline import Deadline
 from connector.errors import ApiError
 from connector.sources.base import Source
 from connector.sync.canonical import Snapshot
@@ -23,6 +23,7 @@ from connector.sync.outcomes import OK, STATUS_OF_OUTCOME
 from connector.sync.report import RunReport
 from connector.sync.ledger_writer import LedgerWriter
 from connector.sync.state import LedgerRow, StateDB, utcnow
+from connector.workers import run_all
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,6 +42,7 @@ class RunContext:
     allow_mass_changes: bool = False
     retry_rejected: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("connector.sync"))
+    deadline: Deadline = field(default_factory=Deadline.never)
     _ledgers: dict[str, dict[str, LedgerRow]] = field(default_factory=dict)
     writer: LedgerWriter | None = None
 
@@ -73,7 +75,7 @@ class RunContext:
         if self.dry_run:
             yield
             return
-        self.writer = LedgerWriter(self.state.path)
+        self.writer = LedgerWriter(self.state.path, deadline=self.deadline)
         try:
             yield
         finally:
@@ -111,12 +113,11 @@ class RunContext:
 
     # --- concurrency ------------------------------------------------------------------------
 
-    def map(self, fn: Callable[[T], R], items: list[T], workers: int | None = None) -> list[R]:
-        """Run reads concurrently (plan-time lookups, downloads) and keep the input order."""
-        if not items:
-            return []
-        with ThreadPoolExecutor(max_workers=workers or self.cfg.sync.concurrency) as pool:
-            return list(pool.map(fn, items))
+    def map(self, fn: Callable[[T], R], items: list[T], workers: int | None = None, *, doing: str = "") -> list[R]:
+        """Run reads concurrently (plan-time lookups, downloads) and keep the input order; bounded
+        by the run's deadline (``connector/workers.py``)."""
+        return run_all(fn, items, workers=workers or self.cfg.sync.concurrency, deadline=self.deadline,
+                       name="reader", doing=doing)
 
 
 def ledger_row_for(ctx: RunContext, entity: str, key: str, label: str, prev: LedgerRow | None, *, outcome: str,

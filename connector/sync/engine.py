@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from connector.coverbase.client import CoverbaseClient
+from connector.deadline import Deadline
 from connector.errors import ApiError, ConfigError, FatalSyncError
 from connector.sources.base import Source, StreamStats, Window
 from connector.sync.canonical import Snapshot
@@ -55,19 +56,29 @@ def new_run_id() -> str:
 
 class SyncEngine:
     def __init__(self, *, state: StateDB, coverbase: CoverbaseClient, source: Source, config: ConnectorConfig,
-                 log: logging.Logger | None = None, lock_wait_seconds: float = 0.0) -> None:
+                 log: logging.Logger | None = None, lock_wait_seconds: float = 0.0,
+                 deadline: Deadline | None = None) -> None:
         self.state = state
         self.cb = coverbase
         self.source = source
         self.cfg = config
         self.log = log or logging.getLogger("connector.sync")
         self.lock_wait_seconds = lock_wait_seconds
+        self.deadline = Deadline.never()
+        self.set_deadline(deadline or Deadline.never())
+
+    def set_deadline(self, deadline: Deadline) -> None:
+        """Every wait of this engine, its clients and its workers ends by ``deadline``."""
+        self.deadline = deadline
+        self.cb.set_deadline(deadline)
+        self.source.set_deadline(deadline)
 
     def _writer(self, run_id: str, dry_run: bool):
         """The single-writer guarantee (a dry run writes nothing to Coverbase and needs none)."""
         if dry_run:
             return contextlib.nullcontext()
-        return writer_lock(self.state.path, run_id=run_id, wait_seconds=self.lock_wait_seconds)
+        return writer_lock(self.state.path, run_id=run_id, wait_seconds=min(self.lock_wait_seconds,
+                                                                            max(0.0, self.deadline.remaining())))
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -90,6 +101,7 @@ class SyncEngine:
                 window: Window | None = None) -> dict[str, StreamStats]:
         out = {}
         for stream in streams or self.source.streams:
+            self.deadline.check(f"extracting {stream}")
             out[stream] = self.source.extract(stream, self.state, run_id=run_id, full_refresh=full_refresh,
                                               window=window)
         return out
@@ -111,10 +123,11 @@ class SyncEngine:
         if cls is None:
             raise ConfigError(f"unknown entity {entity!r}; choose from {', '.join(ENTITY_NAMES)}")
         report = report or RunReport(run_id, "dry_run" if options.dry_run else "sync")
+        self.deadline.check(f"starting {entity}")
         ctx = RunContext(run_id=run_id, state=self.state, cb=self.cb, source=self.source, cfg=self.cfg,
                          snapshot=snapshot or self.snapshot(), report=report, dry_run=options.dry_run,
                          allow_mass_changes=options.allow_mass_changes, retry_rejected=options.retry_rejected,
-                         log=self.log)
+                         log=self.log, deadline=self.deadline)
         if ledgers is not None:
             ctx._ledgers = ledgers  # one run's pushes share what they read; writes drop the entity's copy
         return cls().run(ctx)

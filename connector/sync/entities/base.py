@@ -8,7 +8,6 @@ and a fatal error stops the run once the writes already in flight are recorded.
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ from connector.sync.outcomes import (
 )
 from connector.sync.report import EntityReport
 from connector.sync.state import LedgerRow
+from connector.workers import run_all
 
 
 @dataclass
@@ -203,7 +203,7 @@ class EntitySync:
         def one(it: Item) -> tuple[Item, Result]:
             try:
                 res = self.apply(ctx, it)
-            except BaseException as exc:  # noqa: BLE001 - every error becomes an outcome or a fatal stop
+            except Exception as exc:  # every record's problem becomes its outcome; fatal ones stop the run
                 if is_fatal(exc):
                     raise
                 outcome, reason = classify(exc)
@@ -211,27 +211,18 @@ class EntitySync:
             self._store(ctx, it, res)
             return it, res
 
-        fatal: BaseException | None = None
-        with ctx.ledger_writer(), ThreadPoolExecutor(max_workers=ctx.cfg.sync.concurrency) as pool:
-            pending = {pool.submit(one, it) for it in writes}
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for fut in done:
-                    if fut.cancelled():
-                        continue
-                    if fut.exception() is not None:
-                        fatal = fatal or fut.exception()
-                        continue
-                    it, res = fut.result()
-                    rep.outcome(res.outcome, it.key, it.label, res.reason)
-                    for f in it.followers:
-                        rep.outcome(_follower_outcome(res.outcome), f.key, f.label, _same_user_reason(it))
-                    self.after_apply(ctx, it, res)
-                if fatal is not None:
-                    for fut in pending:
-                        fut.cancel()  # not started: nothing sent; they are planned again next run
-        if fatal is not None:
-            raise fatal
+        def recorded(_: Item, done: tuple[Item, Result]) -> None:
+            it, res = done
+            rep.outcome(res.outcome, it.key, it.label, res.reason)
+            for f in it.followers:
+                rep.outcome(_follower_outcome(res.outcome), f.key, f.label, _same_user_reason(it))
+            self.after_apply(ctx, it, res)
+
+        # A fatal error stops handing out records; the writes already in flight are recorded first.
+        # Records never started are planned again next run.
+        with ctx.ledger_writer():
+            run_all(one, writes, workers=ctx.cfg.sync.concurrency, deadline=ctx.deadline, name=f"{self.name}-writer",
+                    on_result=recorded, doing=f"writing {self.name} to Coverbase")
 
     def _store(self, ctx: RunContext, it: Item, res: Result) -> None:
         row = ledger_row_for(ctx, self.entity, it.key, it.label, it.prev, outcome=res.outcome,

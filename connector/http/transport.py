@@ -1,0 +1,118 @@
+"""The transport every request of both clients goes through: one HTTP exchange per call.
+
+httpx separates the client (building requests, authentication, redirects) from the transport
+(sending one request). Everything that concerns a single exchange lives here, once for both
+APIs: the request gate (a slot held only for the exchange itself, so an OAuth token fetch that
+runs in the auth flow *before* the transport never nests inside a held slot), the call count,
+the request log (secrets redacted), the shared pause after a 429, and socket timeouts capped at
+the run's deadline. The clients keep what is specific to their API: retry decisions, error
+envelopes, response models.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+
+import httpx
+
+from connector.deadline import Deadline
+from connector.http.gate import RequestGate
+from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry, redact_key
+
+USER_AGENT = "servicenow-coverbase-connector/0.1"
+
+# httpx errors raised before a single byte of the request left this machine: safe to re-send
+# any request, even a non-idempotent write.
+NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                                         httpx.UnsupportedProtocol)
+
+REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "x-amzn-requestid")
+
+ATTEMPT = "connector.attempt"  # request extension: which attempt of a retried call this is
+
+
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """Verification is always on; a private CA bundle may be added, never ``verify=False``."""
+    return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+
+
+def request_id_of(resp: httpx.Response) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        if name in resp.headers:
+            return resp.headers[name]
+    return None
+
+
+def http_transport(*, verify: ssl.SSLContext | bool, max_connections: int) -> httpx.HTTPTransport:
+    return httpx.HTTPTransport(verify=verify, limits=httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max(1, max_connections // 2)))
+
+
+class ApiTransport(httpx.BaseTransport):
+    """Wraps a real transport (or ``httpx.MockTransport`` in unit tests).
+
+    ``gate`` is None for a path that must never wait for a request slot (ServiceNow's token
+    endpoint). ``retry_after`` reads the wait a 429 asks for (header or body); ``path_label``
+    names the request in the log (presigned URLs carry a signature: never logged)."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, api: str, calls: CallCounter,
+                 gate: RequestGate | None = None, hook: RequestHook | None = None,
+                 retry_after: Callable[[httpx.Response], float | None] | None = None, default_wait: float = 1.0,
+                 path_label: Callable[[httpx.Request], str] | None = None,
+                 deadline: Deadline | None = None) -> None:
+        self.inner = inner
+        self.api = api
+        self.calls = calls
+        self.gate = gate
+        self.hook = hook
+        self.retry_after = retry_after
+        self.default_wait = default_wait
+        self.path_label = path_label
+        self.deadline = deadline or Deadline.never()
+
+    def _cap_timeouts(self, request: httpx.Request) -> None:
+        timeouts = request.extensions.get("timeout")
+        if isinstance(timeouts, dict):
+            request.extensions["timeout"] = {k: self.deadline.cap(v) for k, v in timeouts.items()}
+
+    def _log(self, request: httpx.Request, status: int | None, t0: float, error: str | None,
+             request_id: str | None = None) -> None:
+        if self.hook is None:
+            return
+        self.hook(RequestLogEntry(
+            api=self.api, method=request.method,
+            path=self.path_label(request) if self.path_label else request.url.path,
+            status=status, duration_ms=round((time.monotonic() - t0) * 1000, 2),
+            attempt=int(request.extensions.get(ATTEMPT, 1)),
+            idempotency_key=redact_key(request.headers.get("idempotency-key")), error=error,
+            request_id=request_id))
+
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        self.calls.add(request.method)
+        return self.inner.handle_request(request)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.deadline.check(f"about to send {request.method} {request.url.path} to {self.api}")
+        self._cap_timeouts(request)
+        t0 = time.monotonic()
+        try:
+            if self.gate is None:
+                response = self._exchange(request)
+            else:
+                with self.gate.slot():
+                    response = self._exchange(request)
+        except httpx.HTTPError as exc:
+            self._log(request, None, t0, type(exc).__name__)
+            raise
+        status = response.status_code
+        if status == 429 and self.gate is not None:
+            wait = self.retry_after(response) if self.retry_after else None
+            self.gate.pause_for(self.default_wait if wait is None else wait,
+                                f"{self.api} answered 429 to {request.method} {request.url.path}")
+        self._log(request, status, t0, None if status < 400 else f"HTTP {status}", request_id_of(response))
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
