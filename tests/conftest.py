@@ -151,14 +151,16 @@ class Harness:
     """Both emulators, a state DB in tmp_path and an engine wired to them."""
 
     def __init__(self, tmp_path, *, dataset: str = "small", config: dict | None = None,
-                 cb_faults: dict | None = None, sn_faults: dict | None = None) -> None:
+                 cb_faults: dict | None = None, sn_faults: dict | None = None, sn_client: dict | None = None,
+                 cb_client: dict | None = None) -> None:
         self.cb = start_coverbase(faults=cb_faults)
         self.sn = start_servicenow(dataset, faults=sn_faults)
         self.cfg = parse_config(config or {}) if not isinstance(config, ConnectorConfig) else config
         self.state_path = tmp_path / "state.db"
         self.state = StateDB(self.state_path)
-        self.cb_client = self.cb.client()
-        self.sn_client = self.sn.client()
+        self.cb_client = self.cb.client(**(cb_client or {}))
+        kw = dict(sn_client or {})
+        self.sn_client = self.sn.oauth_client(**kw) if kw.pop("oauth", False) else self.sn.client(**kw)
         self.engine = SyncEngine(state=self.state, coverbase=self.cb_client,
                                  source=ServiceNowSource(self.sn_client, self.cfg), config=self.cfg)
 

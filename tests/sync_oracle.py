@@ -87,7 +87,10 @@ def expected(ds: Dataset, *, ineligible=("closed", "cancelled", "canceled")) -> 
         if vendor is None:
             continue
         blob = ds.blobs[sid]
-        size = int(row["size_bytes"])
+        try:
+            size = int(row["size_bytes"])
+        except ValueError:
+            continue  # metadata that does not parse: the record is invalid, never uploaded
         name = row["file_name"]
         if size == 0 or size > MAX_DOCUMENT_BYTES or "/" in name or "\\" in name:
             continue

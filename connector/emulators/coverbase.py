@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--rate-ambiguous", type=float, default=0.0,
                    help="share of writes committed, then answered 504 or dropped")
     f.add_argument("--ambiguous-mode", choices=["status", "disconnect", "mixed"], default="mixed")
+    f.add_argument("--hang-after", type=int, default=None,
+                   help="after this many /v1 requests, stop answering (connections stay open, no response)")
+    f.add_argument("--max-string-length", type=int, default=None,
+                   help="longer JSON strings get 422 string_too_long")
     f.add_argument("--faults", help="JSON object of fault settings (overrides the flags above)")
     p.add_argument("--log-level", default="warning")
     p.add_argument("--certfile")
@@ -50,7 +54,8 @@ def faults_from_args(a: argparse.Namespace) -> CoverbaseFaults:
     settings = dict(seed=a.seed, latency_ms=a.latency_ms, latency_jitter_ms=a.latency_jitter_ms,
                     latency_spike_rate=a.latency_spike_rate, latency_spike_ms=a.latency_spike_ms,
                     rate_429=a.rate_429, retry_after=a.retry_after, rate_5xx=a.rate_5xx, rps_limit=a.rps_limit,
-                    rate_ambiguous=a.rate_ambiguous, ambiguous_mode=a.ambiguous_mode)
+                    rate_ambiguous=a.rate_ambiguous, ambiguous_mode=a.ambiguous_mode, hang_after=a.hang_after,
+                    max_string_length=a.max_string_length)
     if a.faults:
         settings.update(json.loads(a.faults))
     return CoverbaseFaults.model_validate(settings)

@@ -52,6 +52,12 @@ class CoverbaseFaults(BaseModel):
     rate_ambiguous: float = 0.0
     ambiguous_mode: Literal["status", "disconnect", "mixed"] = "mixed"
     path_filter: str | None = None  # regex: faults only on matching paths
+    # The server stops answering: after this many /v1 requests every later one is accepted and
+    # never answered (until the setting is cleared). What a hung backend looks like to a client.
+    hang_after: int | None = None
+    # Strings longer than this in a JSON body get FastAPI's 422 string_too_long (a model's
+    # max_length): Coverbase documents no limits, a real deployment may well have some.
+    max_string_length: int | None = None
 
 
 class DroppedResponse(Response):
@@ -117,6 +123,7 @@ class CoverbaseEmulator:
         self.roller = FaultRoller(self.faults.seed)
         self.bucket = TokenBucket(self.faults.rps_limit) if self.faults.rps_limit else None
         self.log: list[dict] = []
+        self._api_requests = 0
         self.app = Starlette(routes=self._routes())
 
     # --- faults -----------------------------------------------------------------------------
@@ -151,6 +158,36 @@ class CoverbaseEmulator:
             out["ambiguous"] = mode
         return out
 
+    async def _maybe_hang(self, request: Request, entry: dict) -> None:
+        if not request.url.path.startswith("/v1"):
+            return
+        self._api_requests += 1
+        limit = self.faults.hang_after
+        if limit is None or self._api_requests <= limit:
+            return
+        entry["fault"] = "hang"
+        for _ in range(36000):  # at most an hour; cleared at once when the setting is removed
+            if self.faults.hang_after is None:
+                return
+            await asyncio.sleep(0.1)
+
+    def _check_lengths(self, body: Any) -> None:
+        limit = self.faults.max_string_length
+        if limit is None or body is None:
+            return
+
+        def walk(value: Any, loc: list) -> None:
+            if isinstance(value, str) and len(value) > limit:
+                raise invalid((["body", *loc], f"String should have at most {limit} characters", "string_too_long"))
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    walk(v, [*loc, k])
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    walk(v, [*loc, i])
+
+        walk(body, [])
+
     def _rate_limited(self, retry_after: float) -> ApiProblem:
         return ApiProblem(429, {"detail": {"code": "rate_limited", "message": "Rate limit exceeded.",
                                            "retry_after": round(retry_after, 3)}},
@@ -180,6 +217,8 @@ class CoverbaseEmulator:
                         body = json.loads(raw)
                     except ValueError:
                         raise invalid((["body", 0], "JSON decode error", "json_invalid")) from None
+                await self._maybe_hang(request, entry)
+                self._check_lengths(body)
                 fault = self._decide(request, raw)
                 if fault.get("delay"):
                     await asyncio.sleep(fault["delay"])

@@ -51,6 +51,14 @@ class ServiceNowFaults(BaseModel):
     unstable_order: bool = True  # without ORDERBY, every request sees another order
     invalid_query_returns_no_rows: bool = False
     path_filter: str | None = None
+    # OAuth as real instances configure it (servicenow.md §3.2): lifetimes down to a few seconds,
+    # refresh tokens that expire and rotate, and a token endpoint that is slow or refuses under load.
+    token_ttl: float | None = None  # access-token lifetime in seconds (overrides --token-ttl)
+    refresh_token_ttl: float | None = None  # refresh tokens die after this (instance default: 100 days)
+    rotate_refresh_tokens: bool = False  # a refresh grant answers a new refresh token; the old one dies
+    token_latency_ms: float = 0.0
+    token_rate_429: float = 0.0
+    token_rate_5xx: float = 0.0
 
 
 def sn_error(status: int, message: str, detail: str | None = None, headers: dict | None = None) -> JSONResponse:
@@ -76,7 +84,8 @@ class ServiceNowEmulator:
         self.faults = faults or ServiceNowFaults()
         self.roller = FaultRoller(self.faults.seed)
         self.tokens: dict[str, float] = {}
-        self.refresh_tokens: set[str] = set()
+        self.refresh_tokens: dict[str, float] = {}  # refresh token -> expiry (epoch seconds)
+        self.token_grants: list[dict[str, Any]] = []  # every answer of /oauth_token.do, for tests and figures
         self.sessions: dict[str, int] = {}
         self.lock = threading.RLock()
         self.log: list[dict] = []
@@ -433,29 +442,58 @@ class ServiceNowEmulator:
     # --- OAuth ------------------------------------------------------------------------------
 
     async def oauth_token(self, request: Request) -> Response:
+        f = self.faults
+        grant = "?"
+        entry: dict[str, Any] = {"ts": time.time(), "grant": grant, "status": None, "fault": None}
+        self.token_grants.append(entry)
+        if f.token_latency_ms:
+            await asyncio.sleep(f.token_latency_ms / 1000.0)
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            entry["status"] = 401
             return JSONResponse({"error": "server_error", "error_description": "access_denied"}, status_code=401)
         form = await request.form()
+        grant = entry["grant"] = str(form.get("grant_type"))
+        if f.token_rate_429 or f.token_rate_5xx:
+            rng = self.roller.rng_for("POST", "/oauth_token.do", grant)
+            if f.token_rate_429 and rng.random() < f.token_rate_429:
+                entry.update(status=429, fault="429")
+                return sn_error(429, "Rate limit exceeded", "Too many token requests",
+                                {"Retry-After": f"{f.retry_after:g}"})
+            if f.token_rate_5xx and rng.random() < f.token_rate_5xx:
+                entry.update(status=503, fault="5xx")
+                return Response("<html><body><h1>503 Service Unavailable</h1></body></html>", status_code=503,
+                                media_type="text/html")
         denied = JSONResponse({"error": "server_error", "error_description": "access_denied"}, status_code=401)
+        entry["status"] = 401
         if not self.client_id or form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return denied
-        grant = form.get("grant_type")
-        if grant == "password":
-            if form.get("username") != self.username or form.get("password") != self.password:
-                return denied
-        elif grant == "refresh_token":
-            if form.get("refresh_token") not in self.refresh_tokens:
-                return denied
-        elif grant != "client_credentials":
-            return JSONResponse({"error": "unsupported_grant_type", "error_description": grant}, status_code=400)
-        token = secrets.token_urlsafe(24)
-        self.tokens[token] = time.time() + self.token_ttl
-        body: dict[str, Any] = {"access_token": token, "scope": "useraccount", "token_type": "Bearer",
-                                "expires_in": self.token_ttl}
-        if grant == "password":
-            refresh = secrets.token_urlsafe(24)
-            self.refresh_tokens.add(refresh)
-            body["refresh_token"] = refresh
+        now = time.time()
+        with self.lock:
+            if grant == "password":
+                if form.get("username") != self.username or form.get("password") != self.password:
+                    return denied
+            elif grant == "refresh_token":
+                old = str(form.get("refresh_token"))
+                if self.refresh_tokens.get(old, 0) <= now:
+                    entry["fault"] = "refresh-token-invalid"
+                    return denied
+                if f.rotate_refresh_tokens:
+                    self.refresh_tokens.pop(old, None)
+            elif grant != "client_credentials":
+                entry["status"] = 400
+                return JSONResponse({"error": "unsupported_grant_type", "error_description": grant}, status_code=400)
+            ttl = f.token_ttl if f.token_ttl is not None else self.token_ttl
+            token = secrets.token_urlsafe(24)
+            self.tokens[token] = now + ttl
+            body: dict[str, Any] = {"access_token": token, "scope": "useraccount", "token_type": "Bearer",
+                                    # ServiceNow answers whole seconds; a test lifetime below one stays 1
+                                    "expires_in": max(1, int(round(ttl)))}
+            if grant == "password" or (grant == "refresh_token" and f.rotate_refresh_tokens):
+                refresh = secrets.token_urlsafe(24)
+                self.refresh_tokens[refresh] = now + (f.refresh_token_ttl if f.refresh_token_ttl is not None
+                                                      else 8_640_000)
+                body["refresh_token"] = refresh
+        entry["status"] = 200
         return JSONResponse(body)
 
     # --- admin (outside /api): mutate between runs ------------------------------------------
@@ -548,8 +586,12 @@ class ServiceNowEmulator:
             return JSONResponse({"count": len(self.log), "items": self.log[since:]})
 
         async def expire_tokens(request: Request) -> Response:
-            for t in self.tokens:
-                self.tokens[t] = 0
+            with self.lock:
+                for t in self.tokens:
+                    self.tokens[t] = 0
+                if request.query_params.get("refresh", "false") == "true":  # revoke refresh tokens too
+                    for t in self.refresh_tokens:
+                        self.refresh_tokens[t] = 0
             return JSONResponse({"expired": len(self.tokens)})
 
         async def credentials(request: Request) -> Response:

@@ -167,7 +167,11 @@ class ServiceNowSource:
             version = meta.get("hash") or f"{meta.get('sys_updated_on')}:{meta.get('size_bytes')}"
             if row.kind_version == version:
                 continue
-            size = int(meta.get("size_bytes") or 0)
+            try:
+                size = int(meta.get("size_bytes") or 0)
+            except (TypeError, ValueError):  # malformed metadata: the record's outcome says so (mapping)
+                state.set_kind("attachments", SOURCE, row.key, "document", version, "not probed (malformed size_bytes)")
+                continue
             too_big = size > max(self.cfg.documents.max_bytes, self.cfg.boms.max_bytes)
             if size == 0 or too_big or unsafe_file_name(meta.get("file_name", "")):
                 state.set_kind("attachments", SOURCE, row.key, "document", version, "not probed (fails pre-flight)")

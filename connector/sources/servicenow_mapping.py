@@ -11,6 +11,11 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
 from connector.servicenow.models import (
     AttachmentMeta,
     CoreCompany,
@@ -33,6 +38,40 @@ from connector.sync.config import ConnectorConfig
 from connector.sync.state import StagedRow, StateDB
 
 SOURCE = "servicenow"
+_SYS_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _why(exc: ValidationError, record: dict[str, Any]) -> list[str]:
+    """One reason per field that failed, naming the field and the value (shortened)."""
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(record)"
+        value = record.get(str(err["loc"][0])) if err["loc"] else None
+        shown = repr(value)[:60] if value is not None else "missing"
+        out.append(f"field {field} = {shown}: {err['msg'].removeprefix('Value error, ')}")
+    return out
+
+
+def _ref_problem(table: str, field: str, value: str | None) -> str | None:
+    """A reference that is not a sys_id: ServiceNow sent a display value (a mis-set
+    ``sysparm_display_value``, a scripted field, an import that wrote a name), or junk."""
+    if value is None or _SYS_ID.fullmatch(value):
+        return None
+    return (f"{table}.{field} holds {value[:60]!r}, which is not a sys_id (a display value instead of the "
+            "reference?): cannot tell which record it points at")
+
+
+def _validated(model, row: StagedRow):
+    """(typed record, problems): a malformed value makes this one record invalid, never the run.
+    The fields that did validate are kept, so the record still has a label and its links."""
+    try:
+        return model.model_validate(row.record), []
+    except ValidationError as exc:
+        problems = _why(exc, row.record)
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        partial = {k: v for k, v in row.record.items() if k not in bad}
+        return model.model_construct(**{**{f: None for f in model.model_fields}, **partial,
+                                        "sys_id": row.key}), problems
 
 
 def _clean(v: str | None) -> str | None:
@@ -43,11 +82,11 @@ def _clean(v: str | None) -> str | None:
 
 
 def map_user(row: StagedRow) -> CanonicalUser:
-    u = SysUser.model_validate(row.record)
+    u, problems = _validated(SysUser, row)
     label = _clean(u.name) or _clean(u.user_name) or u.sys_id
     return CanonicalUser(source=SOURCE, key=u.sys_id, label=label, updated_on=u.sys_updated_on, force=row.force,
                          email_raw=u.email, first_name=_clean(u.first_name), last_name=_clean(u.last_name),
-                         active=u.active is not False)
+                         active=u.active is not False, problems=problems)
 
 
 def primary_contact(contacts: list[VendorContact]) -> Contact | None:
@@ -61,7 +100,7 @@ def primary_contact(contacts: list[VendorContact]) -> Contact | None:
 
 def map_vendor(row: StagedRow, contacts: list[VendorContact], cfg: ConnectorConfig,
                vendor_type_names: dict[str, list[str]]) -> CanonicalVendor:
-    c = CoreCompany.model_validate(row.record)
+    c, problems = _validated(CoreCompany, row)
     status = None
     if cfg.vendors.status_field:
         status = _clean(str(row.record.get(cfg.vendors.status_field) or ""))
@@ -74,35 +113,41 @@ def map_vendor(row: StagedRow, contacts: list[VendorContact], cfg: ConnectorConf
         force=row.force, name=_clean(c.name), website=_clean(c.website), description=c.notes,
         hq_location=location, owner_keys=list(dict.fromkeys(c.vendor_manager)), contact_key=c.contact,
         primary_contact=primary_contact(contacts), status_value=status, tag_values=tags,
-        is_vendor=c.vendor is not False)
+        is_vendor=c.vendor is not False, problems=problems)
 
 
-def map_service(row: StagedRow) -> CanonicalService:
-    e = Engagement.model_validate(row.record)
+def map_service(row: StagedRow, table: str = "engagement") -> CanonicalService:
+    e, problems = _validated(Engagement, row)
+    problems += [p for p in [_ref_problem(table, "vendor", e.vendor)] if p]
     return CanonicalService(source=SOURCE, key=e.sys_id, label=_clean(e.name) or e.number or e.sys_id,
                             updated_on=e.sys_updated_on, force=row.force, name=_clean(e.name),
                             description=e.description, vendor_key=e.vendor,
-                            owner_keys=[e.business_owner] if e.business_owner else [])
+                            owner_keys=[e.business_owner] if e.business_owner else [], problems=problems)
 
 
-def map_assessment(row: StagedRow, template_names: dict[str, str]) -> CanonicalAssessment:
-    a = RiskAssessment.model_validate(row.record)
+def map_assessment(row: StagedRow, template_names: dict[str, str],
+                   table: str = "assessment") -> CanonicalAssessment:
+    a, problems = _validated(RiskAssessment, row)
+    problems += [p for p in (_ref_problem(table, "vendor", a.vendor), _ref_problem(table, "engagement", a.engagement))
+                 if p]
     return CanonicalAssessment(source=SOURCE, key=a.sys_id, label=_clean(a.name) or a.number or a.sys_id,
                                updated_on=a.sys_updated_on, force=row.force, name=_clean(a.name),
                                vendor_key=a.vendor, service_key=a.engagement, assignee_key=a.assigned_to,
                                template_key=a.assessment_template,
                                template_name=template_names.get(a.assessment_template or ""),
-                               state=_clean(a.state), deleted=row.deleted_at is not None)
+                               state=_clean(a.state), deleted=row.deleted_at is not None, problems=problems)
 
 
 def map_attachment(row: StagedRow, parent_entity_by_table: dict[str, str]) -> CanonicalAttachment:
-    m = AttachmentMeta.model_validate(row.record)
-    return CanonicalAttachment(source=SOURCE, key=m.sys_id, label=m.file_name, updated_on=m.sys_updated_on,
-                               force=row.force, file_name=m.file_name, content_type=m.content_type,
-                               size=m.size_bytes, sha256=(m.hash or None), parent_table=m.table_name,
-                               parent_entity=parent_entity_by_table.get(m.table_name),  # type: ignore[arg-type]
+    m, problems = _validated(AttachmentMeta, row)
+    problems += [p for p in [_ref_problem("sys_attachment", "table_sys_id", m.table_sys_id or None)] if p]
+    return CanonicalAttachment(source=SOURCE, key=m.sys_id, label=str(m.file_name or m.sys_id),
+                               updated_on=m.sys_updated_on, force=row.force, file_name=str(m.file_name or ""),
+                               content_type=m.content_type, size=m.size_bytes if isinstance(m.size_bytes, int) else 0,
+                               sha256=(m.hash or None), parent_table=str(m.table_name or ""),
+                               parent_entity=parent_entity_by_table.get(m.table_name or ""),  # type: ignore[arg-type]
                                parent_key=m.table_sys_id or None, kind=row.kind, kind_reason=row.kind_reason,
-                               file_ref=m.sys_id, deleted=row.deleted_at is not None)
+                               file_ref=m.sys_id, deleted=row.deleted_at is not None, problems=problems)
 
 
 def build_snapshot(state: StateDB, cfg: ConnectorConfig) -> Snapshot:
@@ -126,10 +171,10 @@ def build_snapshot(state: StateDB, cfg: ConnectorConfig) -> Snapshot:
         snap.company_refs[row.key] = CompanyRef(key=row.key, name=_clean(row.record.get("name")),
                                                 is_vendor=str(row.record.get("vendor")).lower() == "true")
     for row in state.staged("engagements", SOURCE):
-        s = map_service(row)
+        s = map_service(row, t["engagements"].table)
         snap.services[s.key] = s
     for row in state.staged("assessments", SOURCE, include_deleted=True):
-        a = map_assessment(row, templates)
+        a = map_assessment(row, templates, t["assessments"].table)
         snap.assessments[a.key] = a
     parents = {t["vendors"].table: "vendor", t["engagements"].table: "service", t["assessments"].table: "assessment"}
     for row in state.staged("attachments", SOURCE, include_deleted=True):

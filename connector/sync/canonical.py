@@ -48,6 +48,9 @@ class Canonical(BaseModel):
     label: str = ""
     updated_on: str | None = None
     force: bool = False  # backfill: send again even when nothing changed
+    # Why the source record cannot be mapped (a malformed value, a reference that is not a key):
+    # the record's own outcome (invalid, with these reasons), never a failed run.
+    problems: list[str] = Field(default_factory=list)
 
 
 class CanonicalUser(Canonical):

@@ -88,6 +88,9 @@ class AssessmentsSync(EntitySync):
             if x.deleted:
                 items.append(Item(key, x.label, SKIPPED, f"{DELETED_REASON}: never assessed", prev=prev))
                 continue
+            if x.problems:
+                items.append(Item(key, x.label, INVALID, "; ".join(x.problems), prev=prev))
+                continue
             if not eligible(x, cfg):
                 items.append(Item(key, x.label, SKIPPED, f"state {x.state!r} is not eligible for an assessment "
                                   f"(ineligible: {', '.join(cfg.assessments.ineligible_states)})", prev=prev))

@@ -84,6 +84,8 @@ def place(a: CanonicalAttachment, snap: Snapshot, refs: ParentRefs) -> Placement
 
 def preflight(a: CanonicalAttachment, *, max_bytes: int, allowed_extensions: list[str] | None) -> str | None:
     """Why this file must not be sent, decided from metadata alone (no download, no call)."""
+    if a.problems:
+        return "; ".join(a.problems)
     problem = unsafe_file_name(a.file_name)
     if problem:
         return problem

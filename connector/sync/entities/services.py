@@ -51,6 +51,9 @@ class ServicesSync(EntitySync):
         for key in sorted(snap.services):
             s = snap.services[key]
             prev = ledger.get(key)
+            if s.problems:
+                items.append(Item(key, s.label, INVALID, "; ".join(s.problems), prev=prev))
+                continue
             if not s.name:
                 items.append(Item(key, s.label, INVALID, "name is empty", prev=prev))
                 continue

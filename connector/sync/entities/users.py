@@ -61,6 +61,9 @@ class UsersSync(EntitySync):
             if u is None:
                 continue  # the referencing record says "no such sys_user"
             prev = ledger.get(key)
+            if u.problems:
+                items.append(Item(key, u.label, INVALID, "; ".join(u.problems), prev=prev))
+                continue
             if not u.active and not cfg.users.include_inactive:
                 items.append(Item(key, u.label, SKIPPED, "user is inactive in the source: not invited to Coverbase",
                                   prev=prev))

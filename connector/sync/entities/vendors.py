@@ -58,6 +58,9 @@ class VendorsSync(EntitySync):
         for key in sorted(snap.vendors):
             v = snap.vendors[key]
             prev = ledger.get(key)
+            if v.problems:
+                items.append(Item(key, v.label, INVALID, "; ".join(v.problems), prev=prev))
+                continue
             if not v.name:
                 items.append(Item(key, v.label, INVALID, "name is empty", prev=prev))
                 continue
