@@ -63,7 +63,10 @@ def run_all(fn: Callable[[T], R], items: Iterable[T], *, workers: int, deadline:
 
     def loop() -> None:
         while not stop.is_set():
-            job = work.get()  # never blocks: the queue was filled before the threads started
+            try:
+                job = work.get_nowait()  # filled before the threads started: an empty queue means done
+            except queue.Empty:
+                return
             if job is _DONE:
                 return
             index, item = job  # type: ignore[misc]

@@ -594,6 +594,9 @@ class ServiceNowEmulator:
                         self.refresh_tokens[t] = 0
             return JSONResponse({"expired": len(self.tokens)})
 
+        async def token_grants(request: Request) -> Response:
+            return JSONResponse({"items": self.token_grants})
+
         async def credentials(request: Request) -> Response:
             body = await request.json()
             self.password = body.get("password", self.password)
@@ -610,6 +613,7 @@ class ServiceNowEmulator:
             Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
             Route("/_emulator/requests", requests_log),
             Route("/_emulator/tokens/expire", expire_tokens, methods=["POST"]),
+            Route("/_emulator/tokens/grants", token_grants),
             Route("/_emulator/credentials", credentials, methods=["POST"]),
             Route("/_emulator/dirty_cases", dirty),
         ]
