@@ -13,8 +13,13 @@ eight workers do not each burn a request on an API that already said "slow down"
 The pause is waited out *without* a slot; a thread that got its slot while a new pause began
 gives the slot back before waiting.
 
+How many slots there are adapts to the server when ``adaptive`` (``connector/http/aimd.py``):
+it grows while responses come back fast and without 429s, and shrinks on a 429 or when latency
+climbs, between 1 and ``max_concurrency``. The transport reports each exchange's outcome through
+the ticket ``slot()`` yields.
+
 Lock order: see docs/architecture.md, "Locks and waits". Here: ``_lock`` (held for a few
-assignments only, never across a wait) is independent of ``_sem`` (the slots).
+assignments only, never across a wait) is independent of the slots (``AdaptiveLimit``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pyrate_limiter import Duration, Limiter, Rate
 
 from connector.deadline import Deadline
 from connector.errors import TransportError
+from connector.http.aimd import AdaptiveLimit
 
 
 class GateTimeout(TransportError):
@@ -59,6 +65,8 @@ class RequestGate:
         max_pause: float = 300.0,
         deadline: Deadline | None = None,
         on_pause: PauseHook | None = None,
+        adaptive: bool = False,
+        initial_concurrency: int | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
@@ -69,18 +77,16 @@ class RequestGate:
         self.max_pause = max_pause
         self.deadline = deadline or Deadline.never()
         self.on_pause = on_pause
-        self._sem = threading.BoundedSemaphore(max_concurrency)
+        self.limit = AdaptiveLimit(ceiling=max_concurrency, initial=initial_concurrency, adaptive=adaptive, clock=clock)
         self._limiter = Limiter(_rate_for(rate_limit_per_second)) if rate_limit_per_second else None
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._paused_until = 0.0
-        self._in_flight = 0
 
     @property
     def in_flight(self) -> int:
-        with self._lock:
-            return self._in_flight
+        return self.limit.in_flight
 
     def pause_for(self, seconds: float, reason: str = "") -> float:
         """Make every request of this client wait ``seconds`` (capped at ``max_pause``)."""
@@ -112,24 +118,31 @@ class RequestGate:
             raise GateTimeout(f"no {self.name} rate-limit permit within {timeout:.0f} s")
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of ``max_concurrency`` slots for one HTTP exchange."""
+    def slot(self) -> Iterator[Ticket]:
+        """Hold one request slot for one HTTP exchange; report its outcome on the ticket."""
         while True:
             self._wait_out_pause()
             self._acquire_permit()
             timeout = self.deadline.cap(self.slot_timeout)
-            if not self._sem.acquire(timeout=timeout):
+            if not self.limit.acquire(timeout):
                 self.deadline.check(f"waiting for a free {self.name} request slot")
                 raise GateTimeout(f"no {self.name} request slot came free within {timeout:.0f} s "
-                                  f"({self.max_concurrency} in flight)")
+                                  f"({self.limit.limit} in flight)")
             if self._pause_left() <= 0:
                 break
-            self._sem.release()  # a 429 arrived while we queued: wait it out without a slot
-        with self._lock:
-            self._in_flight += 1
+            self.limit.release()  # a 429 arrived while we queued: wait it out without a slot
+        ticket = Ticket()
         try:
-            yield
+            yield ticket
         finally:
-            with self._lock:
-                self._in_flight -= 1
-            self._sem.release()
+            self.limit.release(latency=ticket.latency, rate_limited=ticket.rate_limited)
+
+
+class Ticket:
+    """What the transport tells the gate about one exchange."""
+
+    __slots__ = ("latency", "rate_limited")
+
+    def __init__(self) -> None:
+        self.latency: float | None = None
+        self.rate_limited = False

@@ -15,6 +15,7 @@ Rules (prior art: Grouparoo, stripe-python, tap-servicenow):
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,18 @@ class RetrySettings:
     max_single_wait: float = 300.0
     # Upward-only jitter on server-given delays: never shorter than asked.
     rate_limit_jitter: float = 0.0
+
+
+_local = threading.local()
+
+
+def _thread_rng() -> random.Random:
+    """One jitter source per thread: seeding a new Random from the OS costs more than the rest of
+    a successful call's retry bookkeeping."""
+    rng = getattr(_local, "rng", None)
+    if rng is None:
+        rng = _local.rng = random.Random()
+    return rng
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -83,7 +96,7 @@ def call_with_retries(
     rng: random.Random | None = None,
     deadline: Deadline | None = None,
 ) -> T:
-    policy = _Policy(settings, rng or random.Random(), deadline or Deadline.never())
+    policy = _Policy(settings, rng or _thread_rng(), deadline or Deadline.never())
 
     def before_sleep(rs: RetryCallState) -> None:
         if on_wait is not None and rs.outcome is not None:

@@ -11,6 +11,7 @@ envelopes, response models.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import time
 from collections.abc import Callable
@@ -30,12 +31,18 @@ NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeou
 
 REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "x-amzn-requestid")
 
-ATTEMPT = "connector.attempt"  # request extension: which attempt of a retried call this is
+ATTEMPT = "connector.attempt"
+SMALL_BODY = 64 * 1024  # request extension: which attempt of a retried call this is
 
 
-def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
-    """Verification is always on; a private CA bundle may be added, never ``verify=False``."""
-    return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+@functools.lru_cache(maxsize=8)
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:
+    """Verification is always on; a private CA bundle may be given, never ``verify=False``.
+
+    One context per bundle for the whole process: building one loads the CA store (tens of ms of
+    CPU), and every client of every step would otherwise build two. An ``SSLContext`` may be
+    shared by connections on many threads."""
+    return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else httpx.create_ssl_context()
 
 
 def request_id_of(resp: httpx.Response) -> str | None:
@@ -93,6 +100,12 @@ class ApiTransport(httpx.BaseTransport):
         self.calls.add(request.method)
         return self.inner.handle_request(request)
 
+    @staticmethod
+    def _small(request: httpx.Request) -> bool:
+        """Whether the exchange's time says something about the server's queue (not an upload)."""
+        length = request.headers.get("content-length")
+        return length is None or (length.isdigit() and int(length) <= SMALL_BODY)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.deadline.check(f"about to send {request.method} {request.url.path} to {self.api}")
         self._cap_timeouts(request)
@@ -101,8 +114,12 @@ class ApiTransport(httpx.BaseTransport):
             if self.gate is None:
                 response = self._exchange(request)
             else:
-                with self.gate.slot():
+                with self.gate.slot() as ticket:
+                    sent = time.monotonic()
                     response = self._exchange(request)
+                    ticket.rate_limited = response.status_code == 429
+                    if self._small(request) and response.status_code < 500:
+                        ticket.latency = time.monotonic() - sent
         except httpx.HTTPError as exc:
             self._log(request, None, t0, type(exc).__name__)
             raise

@@ -145,6 +145,7 @@ class TokenCache:
         self._fetching = False
         self._round = 0  # fetches completed (successfully or not)
         self._last_error: BaseException | None = None
+        self._refused: ServiceNowAuthError | None = None  # credentials refused: final for this client
         self.fetches = 0  # grants obtained (for figures and tests)
 
     def token(self) -> str:
@@ -153,6 +154,8 @@ class TokenCache:
         with self._cond:
             waited_for: int | None = None
             while True:
+                if self._refused is not None:
+                    raise copy.copy(self._refused)  # asking again would only be refused again
                 if self._token is not None and self._clock() < self._valid_until:
                     return self._token
                 if waited_for is not None and self._round > waited_for and self._last_error is not None:
@@ -184,8 +187,11 @@ class TokenCache:
                 if grant.refresh_token:  # rotated (or first) refresh token
                     self._refresh = grant.refresh_token
                 self.fetches += 1
-            elif isinstance(error, ServiceNowAuthError) and refresh is not None:
-                self._refresh = None  # expired or revoked: the next fetch makes a full grant
+            elif isinstance(error, ServiceNowAuthError):
+                if refresh is not None:
+                    self._refresh = None  # expired or revoked: the next fetch makes a full grant
+                else:
+                    self._refused = error  # the credentials themselves were refused
             self._cond.notify_all()
         if error is not None:
             raise error
