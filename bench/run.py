@@ -30,7 +30,8 @@ from connector.servicenow.client import ServiceNowClient  # noqa: E402
 from connector.servicenow.reader import ReadStats, TableReader  # noqa: E402
 from connector.sources.servicenow import ServiceNowSource  # noqa: E402
 from connector.sync.config import ConnectorConfig  # noqa: E402
-from connector.sync.engine import SyncEngine  # noqa: E402
+from connector.sync.engine import ENTITY_NAMES, SyncEngine, new_run_id  # noqa: E402
+from connector.sync.report import RunReport  # noqa: E402
 from connector.sync.state import StateDB  # noqa: E402
 
 PY = sys.executable
@@ -66,6 +67,7 @@ def sn_client(url: str) -> ServiceNowClient:
 
 
 def engine(cb_url: str, sn_url: str, state: Path, cfg: ConnectorConfig, **cb_kw) -> SyncEngine:
+    cb_kw = {**cfg.sync.coverbase_client_kwargs(), **cb_kw}
     return SyncEngine(state=StateDB(state), coverbase=CoverbaseClient(cb_url, fx.DEMO_API_KEY, **cb_kw),
                       source=ServiceNowSource(sn_client(sn_url), cfg), config=cfg)
 
@@ -86,11 +88,36 @@ def read_benchmark(sn_url: str, cfg: ConnectorConfig) -> dict:
             "records_per_s": round(records / secs)}
 
 
-def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig) -> dict:
-    eng = engine(cb_url, sn_url, work / "state.db", cfg)
+def staged_full_sync(eng: SyncEngine) -> tuple[float, RunReport, list[dict]]:
+    """The full sync step by step (as sync_all runs it), timing each stage: requests, seconds,
+    requests/s and the connector's CPU seconds (this process only: the emulators run elsewhere)."""
+    run_id = new_run_id()
+    report = RunReport(run_id, "sync")
+    eng.state.start_run(run_id, "sync", eng.source.name)
+    stages: list[dict] = []
+
+    def stage(name: str, fn, counter) -> None:
+        c0, p0, t0 = counter.total, time.process_time(), time.monotonic()
+        fn()
+        secs, cpu, calls = time.monotonic() - t0, time.process_time() - p0, counter.total - c0
+        stages.append({"stage": name, "requests": calls, "seconds": round(secs, 2),
+                       "requests_per_s": round(calls / secs, 1) if secs else 0.0, "cpu_seconds": round(cpu, 2),
+                       "cpu_ms_per_request": round(cpu / calls * 1000, 3) if calls else None})
+
     t0 = time.monotonic()
-    report = eng.run().report
+    eng.check()
+    stage("extract", lambda: eng.extract(run_id=run_id), eng.source.client.calls)
+    snap = eng.snapshot()
+    for entity in ENTITY_NAMES:
+        stage(entity, lambda e=entity: eng.push(e, run_id=run_id, report=report, snapshot=snap), eng.cb.calls)
     full = time.monotonic() - t0
+    eng.state.finish_run(run_id, "succeeded", report.to_dict())
+    return full, report, stages
+
+
+def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig, latency_ms: float) -> dict:
+    eng = engine(cb_url, sn_url, work / "state.db", cfg)
+    full, report, stages = staged_full_sync(eng)
     log = cb_log(cb_url)
     bom_flow = sum(1 for e in log if e["path"] in ("/v1/file/uploadable_url", "/v1/bill_of_materials"))
     created = {k: r.outcomes["created"] + r.outcomes["linked"] for k, r in report.entities.items()}
@@ -105,7 +132,15 @@ def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig) ->
         noops.append(time.monotonic() - t0)
     noop = sorted(noops)[1]
     again = cb_log(cb_url, mark)
+    push_stages = [st for st in stages if st["stage"] != "extract"]
+    push_calls = sum(st["requests"] for st in push_stages)
+    push_cpu = sum(st["cpu_seconds"] for st in push_stages)
+    floor = len(log) * latency_ms / 1000 / cfg.sync.concurrency
     return {
+        "stages": stages, "latency_floor_seconds": round(floor, 1), "floor_concurrency": cfg.sync.concurrency,
+        "full_over_floor": round(full / floor, 2) if floor else None,
+        "cpu_ms_per_coverbase_request": round(push_cpu / push_calls * 1000, 3) if push_calls else None,
+        "peak_concurrency": eng.cb.gate.limit.peak, "limit_decreases": eng.cb.gate.limit.decreases,
         "full_seconds": round(full, 1), "full_calls": len(log), "full_writes": writes, "created": created,
         "calls_per_created_record": round((len(log) - bom_flow) / synced_non_bom, 3),
         "bom_flow_calls": bom_flow,
@@ -175,7 +210,7 @@ def main() -> None:
         print(f"full sync + no-op re-sync at {a.latency_ms:g} ms Coverbase latency ...", flush=True)
         cb_proc, cb_url = coverbase(a.latency_ms)
         procs.append(cb_proc)
-        results["sync"] = full_and_noop(cb_url, sn_url, work, cfg)
+        results["sync"] = full_and_noop(cb_url, sn_url, work, cfg, a.latency_ms)
         print(json.dumps(results["sync"]), flush=True)
 
         print("peak RSS growth for a 100 MiB document ...", flush=True)
@@ -207,7 +242,15 @@ def main() -> None:
     print("\n=== figures ===")
     print(f"ServiceNow read ({a.dataset}): {results['servicenow_read']['records']} records, "
           f"{results['servicenow_read']['requests']} requests, {results['servicenow_read']['records_per_s']} records/s")
-    print(f"full sync: {s['full_seconds']} s, {s['full_calls']} Coverbase calls ({s['full_writes']} writes)")
+    print(f"full sync: {s['full_seconds']} s, {s['full_calls']} Coverbase calls ({s['full_writes']} writes); latency "
+          f"floor (calls x {a.latency_ms:g} ms / {s['floor_concurrency']}) {s['latency_floor_seconds']} s: "
+          f"{s['full_over_floor']}x the floor (target <= 1.3x); concurrency peaked at {s['peak_concurrency']}")
+    print(f"connector CPU per Coverbase request (push stages): {s['cpu_ms_per_coverbase_request']} ms (target <= 0.7)")
+    print("| stage | requests | seconds | requests/s | CPU s | CPU ms/request |")
+    print("|---|---|---|---|---|---|")
+    for st in s["stages"]:
+        print(f"| {st['stage']} | {st['requests']} | {st['seconds']} | {st['requests_per_s']} | {st['cpu_seconds']} | "
+              f"{st['cpu_ms_per_request']} |")
     if "naive" in results:
         print(f"naive baseline: {results['naive']['seconds']} s, {results['naive']['coverbase_calls']} Coverbase calls; "
               f"full sync is {results['speedup_vs_naive']}x faster (target >= 6x)")

@@ -29,8 +29,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from pyrate_limiter import Duration, Limiter, Rate
-
 from connector.deadline import Deadline
 from connector.errors import TransportError
 from connector.http.aimd import AdaptiveLimit
@@ -43,10 +41,14 @@ class GateTimeout(TransportError):
         super().__init__(message, sent=False, **kw)
 
 
-def _rate_for(per_second: float) -> Rate:
-    if per_second >= 1:
-        return Rate(max(1, round(per_second)), Duration.SECOND)
-    return Rate(max(1, round(per_second * 60)), Duration.MINUTE)
+def _limiter_for(per_second: float):
+    """A pyrate-limiter Limiter; imported only when a rate limit is configured (it pulls in
+    storage backends we never use, a cost every start-up would otherwise pay)."""
+    from pyrate_limiter import Duration, Limiter, Rate
+
+    rate = (Rate(max(1, round(per_second)), Duration.SECOND) if per_second >= 1
+            else Rate(max(1, round(per_second * 60)), Duration.MINUTE))
+    return Limiter(rate)
 
 
 PauseHook = Callable[[float, str], None]
@@ -78,7 +80,7 @@ class RequestGate:
         self.deadline = deadline or Deadline.never()
         self.on_pause = on_pause
         self.limit = AdaptiveLimit(ceiling=max_concurrency, initial=initial_concurrency, adaptive=adaptive, clock=clock)
-        self._limiter = Limiter(_rate_for(rate_limit_per_second)) if rate_limit_per_second else None
+        self._limiter = _limiter_for(rate_limit_per_second) if rate_limit_per_second else None
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

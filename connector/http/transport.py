@@ -61,11 +61,12 @@ class ApiTransport(httpx.BaseTransport):
     """Wraps a real transport (or ``httpx.MockTransport`` in unit tests).
 
     ``gate`` is None for a path that must never wait for a request slot (ServiceNow's token
-    endpoint). ``retry_after`` reads the wait a 429 asks for (header or body); ``path_label``
+    endpoint). ``hook`` returns the client's current request-log hook (or None: then no log entry
+    is built at all). ``retry_after`` reads the wait a 429 asks for (header or body); ``path_label``
     names the request in the log (presigned URLs carry a signature: never logged)."""
 
     def __init__(self, inner: httpx.BaseTransport, *, api: str, calls: CallCounter,
-                 gate: RequestGate | None = None, hook: RequestHook | None = None,
+                 gate: RequestGate | None = None, hook: Callable[[], RequestHook | None] | None = None,
                  retry_after: Callable[[httpx.Response], float | None] | None = None, default_wait: float = 1.0,
                  path_label: Callable[[httpx.Request], str] | None = None,
                  deadline: Deadline | None = None) -> None:
@@ -86,9 +87,10 @@ class ApiTransport(httpx.BaseTransport):
 
     def _log(self, request: httpx.Request, status: int | None, t0: float, error: str | None,
              request_id: str | None = None) -> None:
-        if self.hook is None:
+        hook = self.hook() if self.hook is not None else None
+        if hook is None:
             return
-        self.hook(RequestLogEntry(
+        hook(RequestLogEntry(
             api=self.api, method=request.method,
             path=self.path_label(request) if self.path_label else request.url.path,
             status=status, duration_ms=round((time.monotonic() - t0) * 1000, 2),

@@ -221,7 +221,7 @@ class EntitySync:
         # A fatal error stops handing out records; the writes already in flight are recorded first.
         # Records never started are planned again next run.
         with ctx.ledger_writer():
-            run_all(one, writes, workers=ctx.cfg.sync.concurrency, deadline=ctx.deadline, name=f"{self.name}-writer",
+            run_all(one, writes, workers=ctx.cfg.sync.coverbase_workers, deadline=ctx.deadline, name=f"{self.name}-writer",
                     on_result=recorded, doing=f"writing {self.name} to Coverbase")
 
     def _store(self, ctx: RunContext, it: Item, res: Result) -> None:
