@@ -375,5 +375,5 @@ class FileSource:
 
     def key_prefix(self, entity: str) -> str:
         table = {"user": "users", "vendor": "vendors", "service": "services", "assessment": "assessments",
-                 "document": "documents", "bom": "boms"}[entity]
+                 "document": "documents", "bom": "boms", "finding": "issues"}[entity]
         return f"files:{table}"
