@@ -77,6 +77,9 @@ def push_metadata(rep: EntityReport, dry_run: bool) -> dict:
         "planned": dg.MetadataValue.json(dict(rep.planned)),
         "rejected_records": dg.MetadataValue.md(rep.problems_markdown()),
     })
+    for kind in sorted(rep.attention):  # e.g. findings awaiting confirmation, changes not propagated
+        out[kind] = len(rep.attention[kind])
+        out[f"{kind}_records"] = dg.MetadataValue.md(rep.attention_markdown(kind))
     if dry_run:
         out["samples"] = dg.MetadataValue.json(rep.samples)
     return out

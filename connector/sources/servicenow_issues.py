@@ -36,8 +36,8 @@ def _check_columns(cfg: ConnectorConfig, key: str, spec: TableSpec) -> None:
     columns = cfg.findings.columns.get(spec.table, {})
     missing = [col for col in columns.values() if col not in spec.fields]
     if missing:
-        raise ConfigError(f"findings.columns.{spec.table} names {missing}, which source.tables.{key}.fields does not "
-                          "read; add them to the fields")
+        raise ConfigError(f"findings.columns.{spec.table} names column(s) {', '.join(missing)}, which "
+                          f"source.tables.{key}.fields does not read; add them to the fields")
 
 
 def extract_issues(source: ServiceNowSource, state: StateDB, *, run_id: str | None, full_refresh: bool,

@@ -342,7 +342,14 @@ class FindingsSync(EntitySync):
                        "marker": item.data["marker"], "run": ctx.run_id, "at": utcnow()}
             ctx.mark_pending(self.entity, item.key, item.label, item.prev,
                              payload={**(item.payload or {}), "_attempt": attempt}, parent_id=tid)
-            return self._post(ctx, item, t, attempt, notes)
+            try:
+                return self._post(ctx, item, t, attempt, notes)
+            except BaseException as exc:  # noqa: BLE001 - whatever it was, the POST may have happened
+                if is_fatal(exc):
+                    raise  # the pending row stays: the next run reads the target back
+                return Result(TRANSIENT, f"{AWAITING}: unexpected {type(exc).__name__} around the create ({exc}); "
+                              "the next run reads the target back", payload={**(item.payload or {}), "_attempt": attempt},
+                              extra={"parent_id": tid}, signals={"awaiting": True})
         finally:
             t.lock.release()
 
