@@ -8,7 +8,8 @@ do is compare lists of ids:
   run, plus what this run created there since). It goes into the write-ahead ``pending`` row, so
   a process killed between the POST and the ledger commit leaves the evidence behind;
 - after an ambiguous answer (or at the next run, for a ``pending`` row), the target is listed
-  again: a finding that is neither in the baseline nor known to the ledger is a **candidate**.
+  again: a finding on the target itself (a vendor's listing may show its assessments' findings too)
+  that is neither in the baseline nor known to the ledger is a **candidate**.
   Exactly one candidate is ours. When Coverbase does return ``title`` / ``body``, they narrow the
   candidates first (the body names the source record, so a body match is proof);
 - zero candidates: the create did not happen; several: not conclusive, so nothing is created
@@ -41,8 +42,18 @@ class Verdict:
         return self.adopt is None and not self.candidates
 
 
-def analyse(listing: list[Finding], *, baseline: set[str], known: set[str], title: str, marker: str) -> Verdict:
-    new = [f for f in listing if f.id not in baseline and f.id not in known]
+def on_target(f: Finding, kind: str | None, target: str | None) -> bool:
+    """A vendor's listing may also show the findings of its assessments: those are never ours."""
+    if kind == "vendor_id":
+        return f.assessment_id is None and f.vendor_id in (None, target)
+    if kind == "assessment_id":
+        return f.assessment_id == target
+    return True
+
+
+def analyse(listing: list[Finding], *, baseline: set[str], known: set[str], title: str, marker: str,
+            kind: str | None = None, target: str | None = None) -> Verdict:
+    new = [f for f in listing if f.id not in baseline and f.id not in known and on_target(f, kind, target)]
     named = [f for f in new if f.body is not None and marker in f.body]
     if len(named) == 1:
         return Verdict(adopt=named[0].id, how="its body names the source record")

@@ -239,7 +239,7 @@ class FindingsSync(EntitySync):
             verdict = Verdict(adopt=confirm, how="confirmed by hand (findings.confirm)")
         else:
             verdict = analyse(t.listing, baseline=set(att.get("baseline") or []), known=self.known,
-                              title=att.get("title") or "", marker=att.get("marker") or "")
+                              title=att.get("title") or "", marker=att.get("marker") or "", kind=t.kind, target=t.id)
         if verdict.adopt:
             self._adopt(ctx, it, verdict.adopt, f"created by an earlier attempt whose answer was lost ({verdict.how})",
                         t, sent=_held(it.prev.payload if it.prev else None))
@@ -371,7 +371,7 @@ class FindingsSync(EntitySync):
                                   f"{t.label} back failed ({err}); resolved next run", payload=waiting,
                                   writes=writes, extra=extra, signals={"awaiting": True})
                 v = analyse(listing, baseline=t.known, known=self._known(), title=item.data["title"],
-                            marker=item.data["marker"])
+                            marker=item.data["marker"], kind=t.kind, target=t.id)
                 t.known |= set(v.foreign)
                 if v.adopt:
                     t.known.add(v.adopt)
