@@ -43,7 +43,7 @@ def due_seconds(raw: str | None) -> tuple[int | None, str | None]:
 def record_line(x: CanonicalIssue) -> str:
     if x.source == "servicenow":
         return f"ServiceNow {x.table or 'issue'} {x.number or '(no number)'} (sys_id {x.key})"
-    return f"{x.source} {x.table or 'issues'} {x.number or x.key} (key {x.key})"
+    return f"File export {x.table or 'issues'} {x.number or x.key} (key {x.key})"
 
 
 def marker(x: CanonicalIssue) -> str:
