@@ -5,8 +5,9 @@ its answers, so after a lost answer the connector cannot look its finding up by 
 do is compare lists of ids:
 
 - before a create, the **baseline**: every finding id on the target (one listing per target per
-  run, plus what this run created there since). It goes into the write-ahead ``pending`` row, so
-  a process killed between the POST and the ledger commit leaves the evidence behind;
+  run, plus what this run created there since; empty, without a listing, for a vendor this run
+  created). It goes into the write-ahead ``pending`` row, so a process killed between the
+  POST and the ledger commit leaves the evidence behind;
 - after an ambiguous answer (or at the next run, for a ``pending`` row), the target is listed
   again: a finding on the target itself (a vendor's listing may show its assessments' findings too)
   that is neither in the baseline nor known to the ledger is a **candidate**.

@@ -200,7 +200,13 @@ class FindingsSync(EntitySync):
                 wanted.add(it.data["target"])
             elif "attempt" in it.data:
                 wanted.add((it.data["attempt"]["kind"], it.data["attempt"]["target"]))
-        todo = [self._target(k, t) for k, t in sorted(wanted) if not t.startswith("dry-run:")]
+        # A vendor this run created holds no finding of ours: its baseline is empty and the listing is
+        # saved (anything found there later is a candidate, so this is only ever more cautious).
+        fresh = _created_this_run(ctx)
+        for kind, tid in wanted:
+            if tid in fresh and not tid.startswith("dry-run:"):
+                self._target(kind, tid).listing = []
+        todo = [self._target(k, t) for k, t in sorted(wanted) if not t.startswith("dry-run:") and t not in fresh]
 
         def read(t: Target) -> None:
             try:
@@ -384,6 +390,11 @@ class FindingsSync(EntitySync):
                     return Result(TRANSIENT, _awaiting_reason(item.key, t.label, v.candidates),
                                   payload={**waiting, "_attempt": {**attempt, "candidates": v.candidates}},
                                   writes=writes, extra=extra, signals={"awaiting": True})
+                if _may_still_commit(exc):
+                    return Result(TRANSIENT, f"{AWAITING}: the create timed out ({exc.message}) and nothing new is on "
+                                  f"{t.label} yet; a backend may still be committing it, so the next run reads it "
+                                  "back before sending again", payload=waiting, writes=writes, extra=extra,
+                                  signals={"awaiting": True})
                 continue  # the read-back shows nothing new: the create did not happen; send it again
             except ApiError as exc:
                 if is_fatal(exc):
@@ -444,6 +455,25 @@ class FindingsSync(EntitySync):
                     with ctx.state.transaction():
                         ctx.state.clear_force(stream, ctx.source_name, settled)
         return rep
+
+
+def _created_this_run(ctx: RunContext) -> set[str]:
+    """Vendors whose create this run's changelog records. A vendor is created only after an
+    ``external_id`` look-up found none, so it is new; the ledger's run_id would not do (any row
+    rewritten this run carries it). Not assessments: their create may be an idempotency replay of
+    one that exists, and Coverbase adds findings to assessments by itself."""
+    if ctx.dry_run:
+        return set()
+    return {r[0] for r in ctx.state.db.execute(
+        "SELECT coverbase_id FROM changelog WHERE run_id = ? AND entity = 'vendor' AND operation = 'create' "
+        "AND status = 'ok' AND coverbase_id IS NOT NULL", [ctx.run_id])}
+
+
+def _may_still_commit(exc: CoverbaseAmbiguousWrite) -> bool:
+    """A gateway timeout (504) or our own read timeout: the backend may still be working on the
+    request, so an empty read-back right after it proves nothing. A reset, a dropped answer or
+    another 5xx means the request is over."""
+    return exc.status == 504 or "Timeout" in (exc.message or "")
 
 
 def _round_robin(creates: list[Item]) -> list[Item]:
