@@ -163,7 +163,8 @@ class FindingsSync(EntitySync):
             (("assessment_id", held["assessment_id"]) if held.get("assessment_id") else ("vendor_id", held.get("vendor_id")))
         desired = {**fields, kind: tid}
         h = canonical_hash(desired)
-        restore = prev.status == ARCHIVED
+        # Archived, or an archive whose outcome is unknown: the finding may be archived in Coverbase.
+        restore = prev.status == ARCHIVED or (prev.status == TRANSIENT and prev.last_operation == ARCHIVE)
         item = Item(x.key, x.label, NOOP, prev=prev, coverbase_id=cid, payload=held,
                     payload_hash=canonical_hash(held) if held else prev.payload_hash)
         notes += p.notes
