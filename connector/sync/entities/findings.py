@@ -167,6 +167,7 @@ class FindingsSync(ResolveAttempts, CreateOnce, EntitySync):
         elif changes:
             item.action = UPDATE
         return item
+
     # --- writing ----------------------------------------------------------------------------
 
     def apply(self, ctx: RunContext, item: Item) -> Result:
@@ -229,6 +230,7 @@ class FindingsSync(ResolveAttempts, CreateOnce, EntitySync):
                     with ctx.state.transaction():
                         ctx.state.clear_force(stream, ctx.source_name, settled)
         return rep
+
 
 def _round_robin(creates: list[Item]) -> list[Item]:
     """Creates of one target wait for each other (``Target.lock``): interleave targets so the
