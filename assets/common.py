@@ -124,6 +124,9 @@ def push_metadata(rep: EntityReport, dry_run: bool) -> dict:
         # The same records as data, for the rejected_share check and for tools reading the event log.
         "problems": dg.MetadataValue.json([p.__dict__ for p in rep.problems]),
     })
+    for kind in sorted(rep.attention):  # e.g. findings awaiting confirmation, changes not propagated
+        out[kind] = len(rep.attention[kind])
+        out[f"{kind}_records"] = dg.MetadataValue.md(rep.attention_markdown(kind))
     if dry_run:
         out["samples"] = dg.MetadataValue.json(rep.samples)
     return out

@@ -26,6 +26,10 @@ PUSH = {
     "coverbase_assessments": ("assessments", ["coverbase_documents", "coverbase_services", "sn_assessments"],
                               "Assessments started with idempotency keys derived from the source record; "
                               "cancelled ones archived."),
+    "coverbase_findings": ("findings", ["coverbase_assessments", "sn_issues"],
+                           "ServiceNow issues as findings on their assessment or vendor, exactly once (write-ahead "
+                           "baseline, read-back after an ambiguous create); status and due date PATCHed; deleted or "
+                           "cancelled ones archived."),
 }
 
 

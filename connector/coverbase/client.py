@@ -4,7 +4,7 @@ Retry decisions (contract §1.8, §3 items 5, 8, 11):
 - GET, PATCH, DELETE, PUT and POSTs that carry an ``Idempotency-Key`` are safe to re-send:
   5xx, timeouts and resets are retried with backoff;
 - ``POST /v1/users`` is create-or-get by email, so it is safe even without a key;
-- other POSTs (services, BOMs) are not: a lost response raises ``CoverbaseAmbiguousWrite``
+- other POSTs (services, BOMs, findings) are not: a lost response raises ``CoverbaseAmbiguousWrite``
   and the caller reads back before trying again;
 - a 429, or a connection that was never established, is safe for every method because the
   server did not process the request.
@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel
 
 from connector.coverbase import uploadable_url
+from connector.coverbase.findings import FindingsApi
 from connector.coverbase.errors import (
     CoverbaseAmbiguousWrite,
     CoverbaseError,
@@ -83,7 +84,7 @@ def _is_safe(method: str, idempotency_key: str | None, retry_safe: bool | None) 
     return method in SAFE_METHODS or idempotency_key is not None
 
 
-class CoverbaseClient:
+class CoverbaseClient(FindingsApi):
     def __init__(
         self,
         base_url: str,

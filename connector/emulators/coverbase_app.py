@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from connector.emulators import fixtures
+from connector.emulators.coverbase_findings import FindingRules
+from connector.emulators.coverbase_findings import routes as findings_routes
 from connector.emulators.coverbase_store import ApiProblem, CoverbaseStore, coded, invalid
 from connector.emulators.faults import FaultRoller, TokenBucket
 from connector.emulators.multipart_stream import MultipartError, parse_stream
@@ -58,6 +60,9 @@ class CoverbaseFaults(BaseModel):
     # Strings longer than this in a JSON body get FastAPI's 422 string_too_long (a model's
     # max_length): Coverbase documents no limits, a real deployment may well have some.
     max_string_length: int | None = None
+    # regex: the first write of each distinct request (method, path, query, body) to a matching path is
+    # committed, then answered ambiguously (504 or a dropped connection; ``ambiguous_mode``)
+    ambiguous_first_paths: str | None = None
 
 
 class DroppedResponse(Response):
@@ -111,8 +116,11 @@ def _flag(request: Request, name: str) -> bool:
 class CoverbaseEmulator:
     def __init__(self, api_keys: list[str], *, foreign_api_key: str | None = None,
                  faults: CoverbaseFaults | None = None, bom_entitled: bool = True,
-                 idempotency_scope: str = "path") -> None:
+                 idempotency_scope: str = "path", findings_text: bool = False) -> None:
         self.store = CoverbaseStore({}, idempotency_scope=idempotency_scope)
+        self.store.finding_rules = FindingRules(self.store)
+        self.store.finding_rules.include_text = findings_text  # title/body are not in the documented object
+        self._written: set[tuple] = set()  # write fingerprints seen (ambiguous_first_paths)
         main, foreign = list(self.store.orgs)
         for key in api_keys:
             self.store.api_keys[key] = main
@@ -132,12 +140,14 @@ class CoverbaseEmulator:
         self.faults = self.faults.model_copy(update=CoverbaseFaults.model_validate(
             {**self.faults.model_dump(), **patch}).model_dump())
         self.roller.reset(self.faults.seed)
+        self._written.clear()
         self.bucket = TokenBucket(self.faults.rps_limit) if self.faults.rps_limit else None
         return self.faults
 
     def _decide(self, request: Request, raw: bytes) -> dict:
         f = self.faults
-        if not (f.rate_429 or f.rate_5xx or f.rate_ambiguous or f.latency_jitter_ms or f.latency_spike_rate):
+        if not (f.rate_429 or f.rate_5xx or f.rate_ambiguous or f.latency_jitter_ms or f.latency_spike_rate
+                or f.ambiguous_first_paths):
             return {"delay": f.latency_ms / 1000.0}  # nothing random to decide: skip the seeded draw
         path = request.url.path
         if f.path_filter and not re.search(f.path_filter, path):
@@ -156,6 +166,15 @@ class CoverbaseEmulator:
         elif request.method != "GET" and f.rate_ambiguous and rng.random() < f.rate_ambiguous:
             mode = f.ambiguous_mode if f.ambiguous_mode != "mixed" else rng.choice(["status", "disconnect"])
             out["ambiguous"] = mode
+        if ("status" not in out and "ambiguous" not in out and request.method != "GET" and f.ambiguous_first_paths
+                and re.search(f.ambiguous_first_paths, path)):
+            fingerprint = (request.method, path, request.url.query, hashlib.sha256(raw).hexdigest())
+            with self.store.lock:
+                first = fingerprint not in self._written
+                self._written.add(fingerprint)
+            if first:
+                out["ambiguous"] = f.ambiguous_mode if f.ambiguous_mode != "mixed" else \
+                    rng.choice(["status", "disconnect"])
         return out
 
     async def _maybe_hang(self, request: Request, entry: dict) -> None:
@@ -509,6 +528,7 @@ class CoverbaseEmulator:
             api("/v1/workflows/runs", get_workflow_runs),
             api("/v1/workflows/runs/{run_id}", get_workflow_run),
             api("/v1/workflows/{name}/run", post_workflow_run, idempotent=True),
+            *findings_routes(self),
             Route("/_s3/upload/{token}", self._s3_put, methods=["PUT"]),
             Route("/_s3/download/{document_id}", self._s3_get, methods=["GET"]),
             *self._admin_routes(),

@@ -97,6 +97,8 @@ class CoverbaseStore:
         self.boms: dict[str, dict] = {}
         self.assessments: dict[str, dict] = {}
         self.workflow_runs: dict[str, dict] = {}
+        self.findings: dict[str, dict] = {}  # rules in coverbase_findings.py
+        self.assessment_findings_carry_vendor = True  # [INF] an assessment's findings also show its vendor_id
         self.idempotency: dict[tuple[str, str, str], tuple[float, int, Any]] = {}
         self._seq = 0
         main = self.add_org("cborg_" + "0" * 31 + "1", "Emulated Org")
@@ -601,6 +603,9 @@ class CoverbaseStore:
         a = self.assessment_in_org(org, aid)
         if not a["is_archived"]:
             a.update(is_archived=True, archived_at=self.now(), status="canceled", updated_at=self.now())
+            for f in self.findings.values():  # "the assessment, its evals and its findings get is_archived"
+                if f["assessment_id"] == aid and not f["is_archived"]:
+                    f.update(is_archived=True, updated_at=self.now())
         return {"id": a["id"], "status": a["status"], "is_archived": True, "archived_at": a["archived_at"]}
 
     def run_workflow(self, org: Org, name: str, body: dict) -> dict:
@@ -611,6 +616,8 @@ class CoverbaseStore:
 
     def snapshot(self) -> dict:
         """Everything stored, per org, for tests and benchmarks (outside /v1)."""
+        from connector.emulators.coverbase_findings import snapshot_of
+
         with self.lock:
             out: dict[str, Any] = {}
             for org in self.orgs.values():
@@ -631,5 +638,6 @@ class CoverbaseStore:
                                     for a in self.assessments.values() if a["org"] == oid],
                     "workflow_runs": [{k: v for k, v in r.items() if not k.startswith("_") and k != "org"}
                                       for r in self.workflow_runs.values() if r["org"] == oid],
+                    "findings": snapshot_of(self, oid),
                 }
             return out

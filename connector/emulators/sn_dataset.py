@@ -524,4 +524,7 @@ def build(name: str = "small", seed: int = 7) -> Dataset:
     g.assessments()
     g.attachments()
     g.timestamps()
+    from connector.emulators import sn_issues  # issues and their dirty cases live in their own module
+
+    sn_issues.generate(g)
     return g.ds

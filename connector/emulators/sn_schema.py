@@ -62,6 +62,22 @@ TABLES: dict[str, tuple[str, str | None, dict[str, Col]]] = {
         "state": Col("choice"), "due_date": Col("glide_date"), "applies_to": Col("table_name"),
         "risk_rating": Col("choice"),
     }),
+    # TPRM issues: column names are not documented (servicenow-writes.md §A.2); these are the pinned guesses.
+    "sn_vdr_risk_asmt_issue": ("Third-party risk issue", None, {
+        "number": Col(display=True, max_length=40), "short_description": Col(max_length=160),
+        "description": Col(max_length=4000), "state": Col("integer"), "priority": Col("integer"),
+        "due_date": Col("glide_date_time"), "vendor": Col("reference", "core_company"),
+        "engagement": Col("reference", "sn_vdr_risk_asmt_vendor_engagement"),
+        "assessment": Col("reference", "sn_vdr_risk_asmt_assessment"), "active": Col("boolean"),
+        "applies_to": Col("table_name"), "assigned_to": Col("reference", "sys_user"),
+    }),
+    # A GRC issue table with a custom third-party reference, for mapping files that add it.
+    "sn_grc_issue": ("Issue", None, {
+        "number": Col(display=True, max_length=40), "short_description": Col(max_length=160),
+        "description": Col(max_length=4000), "state": Col("integer"), "priority": Col("integer"),
+        "due_date": Col("glide_date_time"), "u_third_party": Col("reference", "core_company"),
+        "active": Col("boolean"), "issue_source": Col("glide_list"),
+    }),
     "sys_attachment": ("Attachment", None, {
         "file_name": Col(display=True, max_length=100), "content_type": Col(), "size_bytes": Col("integer"),
         "size_compressed": Col("integer"), "compressed": Col("boolean"), "table_name": Col("table_name"),

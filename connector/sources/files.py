@@ -1,7 +1,7 @@
 """A file export of another GRC tool (OneTrust, Archer, ProcessUnity, a spreadsheet) as a source.
 
-The folder holds ``users``, ``vendors``, ``services`` and ``assessments`` tables (CSV, JSON or
-XLSX) and the files their ``documents`` / ``boms`` columns name by relative path. The whole
+The folder holds ``users``, ``vendors``, ``services``, ``assessments`` and ``issues`` tables (CSV,
+JSON or XLSX) and the files their ``documents`` / ``boms`` columns name by relative path. The whole
 export is validated before anything is written (``check``): one report lists every problem
 with its file, row and column, and the migration stops if there is any. Rows keep their key
 column as the stable source key, used for idempotency keys and the ledger exactly like a sys_id.
@@ -19,6 +19,7 @@ from connector.deadline import Deadline
 from connector.errors import ConfigError, ContentMismatch
 from connector.servicenow.attachments import Downloaded
 from connector.sources.base import StreamStats, Window
+from connector.sources.export_issues import snapshot_issues, validate_issues
 from connector.sources.export_tables import COLUMNS, REQUIRED, TABLES, Problem, Table, read_table, split_list
 from connector.sync.canonical import (
     CanonicalAssessment,
@@ -36,7 +37,8 @@ from connector.sync.content import HEAD_BYTES, sniff_kind
 from connector.sync.state import StateDB
 
 SOURCE = "files"
-STREAM_OF_TABLE = {"users": "users", "vendors": "vendors", "services": "engagements", "assessments": "assessments"}
+STREAM_OF_TABLE = {"users": "users", "vendors": "vendors", "services": "engagements", "assessments": "assessments",
+                   "issues": "issues"}
 PARENT_ENTITY = {"vendors": "vendor", "services": "service", "assessments": "assessment"}
 TRUE = {"true", "yes", "y", "1", "active"}
 FALSE = {"false", "no", "n", "0", "inactive"}
@@ -59,6 +61,7 @@ class Export:
     vendors: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # see export_issues.py
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # attachment key -> metadata
 
 
@@ -110,6 +113,7 @@ class _Validator:
         self._vendors(tables["vendors"], keyed["vendors"])
         self._services(tables["services"], keyed["services"])
         self._assessments(tables["assessments"], keyed["assessments"])
+        validate_issues(self, tables["issues"], keyed["issues"])
         return self.export
 
     def _check_columns(self, t: Table) -> None:
@@ -261,7 +265,7 @@ def validate_export(root: str | Path, cfg: ConnectorConfig) -> tuple[Export, lis
 
 class FileSource:
     name = SOURCE
-    streams = ("users", "vendors", "engagements", "assessments", "attachments")
+    streams = ("users", "vendors", "engagements", "assessments", "issues", "attachments")
 
     def __init__(self, path: str | Path, config: ConnectorConfig) -> None:
         self.root = Path(path).resolve()
@@ -302,8 +306,9 @@ class FileSource:
         with state.transaction():
             changed, unchanged = state.upsert_staged(stream, SOURCE, rows, run_id=run_id, updated_field="updated_on")
             present = {r["sys_id"] for r in rows}
+            # A file or an issue gone from the export was deleted: its document or finding is archived.
             stats.deleted = state.mark_deleted(stream, SOURCE, state.staged_keys(stream, SOURCE) - present) \
-                if stream == "attachments" else 0
+                if stream in ("attachments", "issues") else 0
             for r in rows:
                 if r["sys_id"] in kinds:
                     state.set_kind("attachments", SOURCE, r["sys_id"], kinds[r["sys_id"]], r["hash"])
@@ -349,6 +354,7 @@ class FileSource:
                 source=SOURCE, key=row.key, label=r.get("name") or row.key, name=r.get("name"),
                 vendor_key=r.get("vendor"), service_key=r.get("service"), assignee_key=r.get("assignee"),
                 template_key=r.get("template"), template_name=r.get("template"), state=r.get("state"))
+        snap.issues = snapshot_issues(state)
         for row in state.staged("attachments", SOURCE, include_deleted=True):
             r = row.record
             snap.attachments[row.key] = CanonicalAttachment(
@@ -379,5 +385,5 @@ class FileSource:
 
     def key_prefix(self, entity: str) -> str:
         table = {"user": "users", "vendor": "vendors", "service": "services", "assessment": "assessments",
-                 "document": "documents", "bom": "boms"}[entity]
+                 "document": "documents", "bom": "boms", "finding": "issues"}[entity]
         return f"files:{table}"

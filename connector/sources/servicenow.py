@@ -15,6 +15,7 @@ from connector.servicenow.errors import ServiceNowError
 from connector.servicenow.reader import Cursor, ReadStats, TableReader, incremental_since
 from connector.servicenow.schema import fields_in_query, table_problems
 from connector.sources.base import StreamStats, Window
+from connector.sources.servicenow_issues import extract_issues
 from connector.sources.servicenow_mapping import SOURCE, build_snapshot
 from connector.sync.canonical import CanonicalAttachment, Snapshot
 from connector.sync.config import ConnectorConfig
@@ -23,7 +24,7 @@ from connector.sync.state import StateDB
 
 log = logging.getLogger(__name__)
 
-TABLE_STREAMS = ("users", "vendors", "contacts", "engagements", "assessments", "templates", "vendor_types")
+TABLE_STREAMS = ("users", "vendors", "contacts", "engagements", "assessments", "templates", "vendor_types", "issues")
 
 
 class ServiceNowSource:
@@ -77,6 +78,8 @@ class ServiceNowSource:
                 window: Window | None = None) -> StreamStats:
         if stream == "attachments":
             return self._extract_attachments(state, run_id=run_id, full_refresh=full_refresh, window=window)
+        if stream == "issues":  # every issue table of the mapping, each with its own cursor and sweep
+            return extract_issues(self, state, run_id=run_id, full_refresh=full_refresh, window=window)
         spec = self.cfg.source.tables[stream]
         stats = StreamStats(stream)
         if spec.table in self.skipped_tables:
@@ -236,7 +239,8 @@ class ServiceNowSource:
     def key_prefix(self, entity: str) -> str:
         t = self.cfg.source.tables
         table = {"user": t["users"].table, "vendor": t["vendors"].table, "service": t["engagements"].table,
-                 "assessment": t["assessments"].table, "document": "sys_attachment", "bom": "sys_attachment"}[entity]
+                 "assessment": t["assessments"].table, "document": "sys_attachment", "bom": "sys_attachment",
+                 "finding": t["issues"].table}[entity]
         return f"sn:{table}"
 
     def fetch(self, attachment: CanonicalAttachment, dest: BinaryIO) -> Downloaded:

@@ -5,6 +5,7 @@
   vm_vdr_contact with primary_contact=true (else none); status and tags only through maps;
 - service: engagement ``name``, ``description``, under its ``vendor``, owner = business_owner;
 - assessment: vendor, engagement, assigned_to, template, state, name;
+- issue: see ``servicenow_issues.py``;
 - attachment: parent entity from its table (core_company → vendor, engagement → service,
   assessment → assessment), kind from the content probe made at extraction.
 """
@@ -34,6 +35,7 @@ from connector.sync.canonical import (
     Contact,
     Snapshot,
 )
+from connector.sources.servicenow_issues import snapshot_issues
 from connector.sync.config import ConnectorConfig
 from connector.sync.state import StagedRow, StateDB
 
@@ -176,6 +178,7 @@ def build_snapshot(state: StateDB, cfg: ConnectorConfig) -> Snapshot:
     for row in state.staged("assessments", SOURCE, include_deleted=True):
         a = map_assessment(row, templates, t["assessments"].table)
         snap.assessments[a.key] = a
+    snap.issues = snapshot_issues(state, cfg)
     parents = {t["vendors"].table: "vendor", t["engagements"].table: "service", t["assessments"].table: "assessment"}
     for row in state.staged("attachments", SOURCE, include_deleted=True):
         a = map_attachment(row, parents)

@@ -66,9 +66,10 @@ class SourceConfig(Strict):
         defaults = _default_tables()
         for name, spec in defaults.items():
             self.tables.setdefault(name, spec)
-        unknown = set(self.tables) - set(defaults)
+        unknown = {k for k in self.tables if k not in defaults and not k.startswith("issues_")}
         if unknown:
-            raise ValueError(f"unknown source table key(s) {sorted(unknown)}; expected some of {sorted(defaults)}")
+            raise ValueError(f"unknown source table key(s) {sorted(unknown)}; expected some of {sorted(defaults)}, "
+                             "or issues_<name> for another issue table")
         return self
 
 
@@ -140,6 +141,76 @@ class AssessmentsConfig(Strict):
         return v
 
 
+# GRC issue states as one live instance numbers them (servicenow-writes.md §A.3); instances differ.
+GRC_ISSUE_STATES = {"1": "new", "2": "analyze", "5": "respond", "0": "review", "3": "closed_complete",
+                    "4": "closed_incomplete", "7": "cancelled"}
+ISSUE_FIELDS = ("number", "short_description", "description", "state", "priority", "due_date", "vendor",
+                "engagement", "assessment", "active")
+
+
+def state_token(value: str) -> str:
+    """``Closed Complete`` / ``closed-complete`` / ``closed_complete`` compare equal."""
+    return "_".join("".join(c if c.isalnum() else " " for c in value.strip().lower()).split())
+
+
+class FindingsConfig(Strict):
+    states: dict[str, str] = Field(default_factory=lambda: dict(GRC_ISSUE_STATES))  # source value -> name
+    status_map: dict[str, str] = Field(default_factory=dict)  # state value or name -> cbst_...; no default
+    archive_states: list[str] = Field(default_factory=lambda: ["cancelled"])  # names or values
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # issue table -> {field: column}
+    confirm: dict[str, str] = Field(default_factory=dict)  # issue key -> cbtask_... or "none" (by hand)
+    reconcile_deletions: bool = True  # a sys_id sweep finds deleted issues (their findings are archived)
+
+    @field_validator("status_map")
+    @classmethod
+    def _status_ids(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, x in v.items() if not str(x).startswith("cbst_")]
+        if bad:
+            raise ValueError(f"values must be Coverbase finding status ids (cbst_...); wrong for {bad}")
+        return {str(k): x for k, x in v.items()}
+
+    @field_validator("confirm")
+    @classmethod
+    def _confirmations(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, x in v.items() if x != "none" and not str(x).startswith("cbtask_")]
+        if bad:
+            raise ValueError(f"values must be a finding id (cbtask_...) or 'none'; wrong for {bad}")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        bad = sorted({f for cols in v.values() for f in cols if f not in ISSUE_FIELDS})
+        if bad:
+            raise ValueError(f"unknown issue field(s) {bad}; expected some of {list(ISSUE_FIELDS)}")
+        return v
+
+    def state_name(self, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        v = value.strip()
+        return state_token(self.states.get(v, v))
+
+    def known_state(self, value: str | None) -> bool:
+        v = (value or "").strip()
+        return not v or v in self.states or state_token(v) in {state_token(n) for n in self.states.values()}
+
+    def status_for(self, value: str | None) -> str | None:
+        """The cbst_ id for a source state: by its value first, then by its name."""
+        if value is None:
+            return None
+        v, name = value.strip(), self.state_name(value)
+        if v in self.status_map:
+            return self.status_map[v]
+        return next((x for k, x in self.status_map.items() if state_token(k) == name), None)
+
+    def archives(self, value: str | None) -> bool:
+        if value is None or not value.strip():
+            return False
+        v, name = value.strip(), self.state_name(value)
+        return any(a == v or state_token(a) == name for a in self.archive_states)
+
+
 class ThresholdsConfig(Strict):
     breaker_archive_share: float = Field(0.2, ge=0, le=1)
     breaker_update_share: float = Field(0.5, ge=0, le=1)
@@ -169,6 +240,7 @@ class ConnectorConfig(Strict):
     documents: DocumentsConfig = Field(default_factory=DocumentsConfig)
     boms: BomsConfig = Field(default_factory=BomsConfig)
     assessments: AssessmentsConfig = Field(default_factory=AssessmentsConfig)
+    findings: FindingsConfig = Field(default_factory=FindingsConfig)
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
 

@@ -30,6 +30,9 @@ class EntityReport:
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: Counter = field(default_factory=Counter)
+    # Records that need a person's eye although nothing failed: {kind: [{key, label, detail}]}
+    # (findings: "awaiting_confirmation", "not_propagated").
+    attention: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     api_calls: int = 0
     duration_s: float = 0.0
     _t0: float = field(default_factory=time.monotonic)
@@ -44,6 +47,20 @@ class EntityReport:
         self.outcomes[outcome] += 1
         if outcome in PROBLEM_OUTCOMES and len(self.problems) < self.max_problems:
             self.problems.append(Problem(key, label, outcome, reason))
+
+    def flag(self, kind: str, key: str, label: str, detail: str) -> None:
+        rows = self.attention.setdefault(kind, [])
+        if len(rows) < self.max_problems * 5:
+            rows.append({"key": key, "label": label, "detail": detail})
+
+    def attention_markdown(self, kind: str, limit: int = 50) -> str:
+        rows = self.attention.get(kind, [])[:limit]
+        out = ["| key | record | detail |", "|---|---|---|"]
+        for r in rows:
+            detail = r["detail"].replace("|", "\\|").replace("\n", " ")[:400]
+            label = r["label"].replace("|", "\\|")[:80]
+            out.append(f"| `{r['key']}` | {label} | {detail} |")
+        return "\n".join(out)
 
     def finish(self, api_calls: int) -> None:
         self.api_calls = api_calls
@@ -66,7 +83,7 @@ class EntityReport:
     def to_dict(self) -> dict[str, Any]:
         return {"planned": dict(self.planned), "outcomes": self.counts(), "samples": self.samples,
                 "problems": [p.__dict__ for p in self.problems], "api_calls": self.api_calls,
-                "duration_s": self.duration_s, "notes": dict(self.notes)}
+                "duration_s": self.duration_s, "notes": dict(self.notes), "attention": self.attention}
 
 
 @dataclass

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 DEFAULT_PATH = ".connector/state.db"
-ENTITIES = ("user", "vendor", "service", "document", "bom", "assessment")
+ENTITIES = ("user", "vendor", "service", "document", "bom", "assessment", "finding")
 
 
 def utcnow() -> str:
