@@ -77,6 +77,10 @@ def push_metadata(rep: EntityReport, dry_run: bool) -> dict:
         "planned": dg.MetadataValue.json(dict(rep.planned)),
         "rejected_records": dg.MetadataValue.md(rep.problems_markdown()),
     })
+    if rep.warning_count:  # advice: delivered, but worth a look (BOM schema findings, Coverbase's parse verdict)
+        out["warnings"] = dg.MetadataValue.md(rep.notes_markdown(rep.warnings, rep.warning_count, "warning"))
+    if rep.repair_count:  # repaired rather than refused (file names, empty names); originals are in the ledger
+        out["repairs"] = dg.MetadataValue.md(rep.notes_markdown(rep.repairs, rep.repair_count, "repair"))
     if dry_run:
         out["samples"] = dg.MetadataValue.json(rep.samples)
     return out

@@ -48,6 +48,7 @@ class Canonical(BaseModel):
     label: str = ""
     updated_on: str | None = None
     force: bool = False  # backfill: send again even when nothing changed
+    repairs: list[str] = Field(default_factory=list)  # what the mapping repaired (ledger ``repairs``)
 
 
 class CanonicalUser(Canonical):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connector.sync.canonical import CanonicalAttachment, Snapshot
-from connector.sync.content import extension, unsafe_file_name
+from connector.sync.content import extension, repair_file_name
+from connector.sync.context import RunContext
 from connector.sync.entities.base import Item
 from connector.sync.entities.refs import Refs
-from connector.sync.outcomes import ARCHIVE, DEFERRED, OK, SKIPPED, TRANSIENT
+from connector.sync.outcomes import ARCHIVE, DEFERRED, NOOP, OK, SKIPPED, TRANSIENT
 from connector.sync.state import LedgerRow
 
 REPLAY_WINDOW = timedelta(hours=23)  # Coverbase replays an Idempotency-Key for 24 h
@@ -82,11 +84,28 @@ def place(a: CanonicalAttachment, snap: Snapshot, refs: ParentRefs) -> Placement
     return p
 
 
+def with_safe_name(a: CanonicalAttachment) -> tuple[CanonicalAttachment, dict[str, str | None]]:
+    """The attachment under the name Coverbase gets (``file_names.repair_file_name``), and the
+    ledger columns that keep the source's name and what was repaired (cleared when nothing was)."""
+    name, repairs = repair_file_name(a.file_name, a.key, a.content_type)
+    if not repairs:
+        return a, {"original_name": None, "repairs": None}
+    return a.model_copy(update={"file_name": name}), {"original_name": a.file_name, "repairs": json.dumps(repairs)}
+
+
+def report_repairs(ctx: RunContext, name: str, items: list[Item]) -> None:
+    """Repairs of records this run acts on go to the run report (unchanged ones were reported when made)."""
+    rep = ctx.report.entity(name)
+    for it in items:
+        raw = (it.data.get("ledger") or {}).get("repairs")
+        if raw and it.action not in (NOOP, SKIPPED):
+            for text in json.loads(raw):
+                rep.repaired(it.key, it.label, text)
+
+
 def preflight(a: CanonicalAttachment, *, max_bytes: int, allowed_extensions: list[str] | None) -> str | None:
-    """Why this file must not be sent, decided from metadata alone (no download, no call)."""
-    problem = unsafe_file_name(a.file_name)
-    if problem:
-        return problem
+    """Why this file must not be sent, decided from metadata alone (no download, no call).
+    The name is already the repaired one: a name is never a reason to refuse a file."""
     if a.size <= 0:
         return "file is empty (0 bytes)"
     if a.size > max_bytes:
@@ -95,7 +114,8 @@ def preflight(a: CanonicalAttachment, *, max_bytes: int, allowed_extensions: lis
         ext = extension(a.file_name)
         if ext not in {e.lower() for e in allowed_extensions}:
             shown = f".{ext}" if ext else "(no extension)"
-            return f"file type {shown} is not allowed by Coverbase (allowed: {', '.join(allowed_extensions)})"
+            why = f"; {a.kind_reason}" if a.kind_reason and a.kind_reason.startswith("not a bill of materials") else ""
+            return f"file type {shown} is not allowed by Coverbase (allowed: {', '.join(allowed_extensions)}){why}"
     return None
 
 
