@@ -57,8 +57,9 @@ def extension(file_name: str) -> str:
 
 
 def _clean(text: str) -> str:
-    text = "".join(ch for ch in text.translate(_BIDI) if unicodedata.category(ch) != "Cc")
-    return _WHITESPACE.sub(" ", text)
+    # Tabs and newlines are whitespace (a space between words), the other control characters go.
+    text = _WHITESPACE.sub(" ", text.translate(_BIDI))
+    return _WHITESPACE.sub(" ", "".join(ch for ch in text if unicodedata.category(ch) != "Cc"))
 
 
 def _truncate(text: str, max_bytes: int) -> str:
