@@ -94,11 +94,17 @@ class Blob:
     content: bytes | None = None
     stream_size: int = 0
     stream_seed: int = 0
+    stream_kind: str = "random"  # or a generated SBOM (connector/emulators/big_sbom.py)
 
     def chunks(self, chunk: int = 64 * 1024) -> Iterator[bytes]:
         if self.content is not None:
             for i in range(0, len(self.content), chunk):
                 yield self.content[i:i + chunk]
+            return
+        if self.stream_kind != "random":
+            from connector.emulators import big_sbom
+
+            yield from big_sbom.chunks(self.stream_kind, self.stream_size, self.stream_seed, chunk)
             return
         block = random.Random(self.stream_seed).randbytes(chunk)
         left = self.stream_size
