@@ -293,3 +293,59 @@ def test_migration_3_adds_the_columns_and_reclassifies_attachments_sniffed_by_th
     assert {"original_name", "repairs", "warnings", "bom_format", "component_count", "parse_status", "parse_error",
             "parsed_component_count"} <= cols
     state.close()
+
+
+@pytest.mark.timeout(300)
+def test_the_push_assets_show_warnings_and_repairs_in_their_dagster_metadata(tmp_path):
+    import dagster as dg
+
+    from assets.definitions import build_definitions
+    from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
+    from connector.emulators import fixtures as fx
+    from tests.conftest import start_coverbase, start_servicenow
+
+    cb, sn = start_coverbase(), start_servicenow()
+    try:
+        resources = {"coverbase": CoverbaseResource(api_url=cb.url, api_key=cb.api_key),
+                     "servicenow": ServiceNowResource(instance_url=sn.url, username=fx.DEMO_SN_USER,
+                                                      password=fx.DEMO_SN_PASSWORD),
+                     "ledger": LedgerResource(state_db=str(tmp_path / "state.db")),
+                     "sync_options": SyncOptionsResource()}
+        result = build_definitions(resources).resolve_job_def("sync_all").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral())
+        assert result.success
+        meta = {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+                for e in result.get_asset_materialization_events()}
+        broken = next(c.sys_id for c in sn.emu.ds.dirty if c.entity == "bom" and "schema" in c.what)
+        assert broken in meta["coverbase_boms"]["warnings"] and "schema:" in meta["coverbase_boms"]["warnings"]
+        assert "'../../etc/passwd.pdf' sent as 'passwd.pdf'" in meta["coverbase_documents"]["repairs"]
+        assert "named after its number" in meta["coverbase_services"]["repairs"]
+    finally:
+        cb.server.stop()
+        sn.server.stop()
+
+
+@pytest.mark.timeout(300)
+def test_a_document_re_uploaded_as_an_sbom_becomes_a_bom_and_the_document_is_archived(tmp_path):
+    import hashlib
+
+    h = harness(tmp_path)
+    try:
+        v = vendors_in_sync(h, 1)[0]
+        key = attach(h, "core_company", v, "inventory.txt", b"list of software, to follow\n", "text/plain")
+        h.run()
+        doc = ledger(h, "document", key)
+        assert doc["status"] == "ok"
+        sbom = dashless_cyclonedx(components=4)
+        h.sn.emu.blobs[key].content = sbom
+        h.sn.emu.update("sys_attachment", key, {"size_bytes": str(len(sbom)), "hash": hashlib.sha256(sbom).hexdigest()})
+        h.run()
+        assert ledger(h, "bom", key)["status"] == "ok"
+        doc = ledger(h, "document", key)
+        assert doc["status"] == "archived" and "its content is now a bill of materials" in doc["error_message"]
+        assert [d["is_archived"] for d in h.cb_state()["documents"] if d["id"] == doc["coverbase_id"]] == [True]
+        mark = h.mark()
+        h.run()
+        assert h.writes_since(mark) == []
+    finally:
+        h.close()

@@ -35,12 +35,18 @@ class ParentRefs:
 def live_attachments(snap: Snapshot, ledger: dict[str, LedgerRow], *, boms: bool,
                      items: list[Item]) -> Iterator[tuple[str, CanonicalAttachment, LedgerRow | None]]:
     """The attachments of one entity (BOMs, or everything else) still at the source. One deleted
-    at the source gets an archive item appended to ``items`` if Coverbase holds it."""
+    at the source gets an archive item appended to ``items`` if Coverbase holds it; so does one
+    whose new content made it the other kind (a document re-uploaded as an SBOM, or the reverse):
+    the other entity delivers it now, and Coverbase must not keep both."""
     for key in sorted(snap.attachments):
         a = snap.attachments[key]
-        if (a.kind == "bom") != boms:
-            continue
         prev = ledger.get(key)
+        if (a.kind == "bom") != boms:
+            if a.kind is not None and not a.deleted and prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
+                now = "a document" if boms else "a bill of materials"
+                items.append(Item(key, a.label, ARCHIVE, f"its content is now {now}: delivered as one, this copy "
+                                  "archived", prev=prev, coverbase_id=prev.coverbase_id))
+            continue
         if a.deleted:
             if prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
                 items.append(Item(key, a.label, ARCHIVE, "deleted at the source", prev=prev,

@@ -189,7 +189,8 @@ class BomsSync(EntitySync):
                 ctx.cb.archive_bom(item.coverbase_id)  # type: ignore[arg-type]
             except CoverbaseNotFound:
                 pass
-            return Result(ARCHIVED, "deleted at the source: BOM archived in Coverbase", coverbase_id=item.coverbase_id,
+            return Result(ARCHIVED, f"{item.reason or 'deleted at the source'}: BOM archived in Coverbase",
+                          coverbase_id=item.coverbase_id,
                           writes=[write_log("archive", ok=True, coverbase_id=item.coverbase_id, http_status=200)])
         return self._deliver(ctx, item)
 

@@ -199,8 +199,9 @@ class DocumentsSync(EntitySync):
     def _archive(self, ctx: RunContext, item: Item) -> Result:
         try:
             ctx.cb.archive_document(item.coverbase_id)  # type: ignore[arg-type]
-            note = "deleted at the source: document archived in Coverbase"
+            note = "document archived in Coverbase"
         except CoverbaseNotFound:
-            note = "deleted at the source: document was already gone from Coverbase"
+            note = "document was already gone from Coverbase"
+        note = f"{item.reason or 'deleted at the source'}: {note}"
         return Result(ARCHIVED, note, coverbase_id=item.coverbase_id,
                       writes=[write_log("archive", ok=True, coverbase_id=item.coverbase_id, http_status=200)])
