@@ -15,7 +15,6 @@ It streams (ijson) so a 100 MiB SBOM is parsed without holding the document, and
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -126,6 +125,3 @@ def parse_bom_stream(fh: BinaryIO | None) -> dict[str, Any]:
                 serial_number=_text(top.get("documentNamespace")), component_count=count,
                 name=_text(top.get("name")), _components=kept)
 
-
-def parse_bom_bytes(content: bytes | None) -> dict[str, Any]:
-    return parse_bom_stream(None if content is None else io.BytesIO(content))
