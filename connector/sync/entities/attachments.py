@@ -90,10 +90,12 @@ def place(a: CanonicalAttachment, snap: Snapshot, refs: ParentRefs) -> Placement
     return p
 
 
-def with_safe_name(a: CanonicalAttachment) -> tuple[CanonicalAttachment, dict[str, str | None]]:
+def with_safe_name(a: CanonicalAttachment, *, extension_from_type: bool = True
+                   ) -> tuple[CanonicalAttachment, dict[str, str | None]]:
     """The attachment under the name Coverbase gets (``file_names.repair_file_name``), and the
-    ledger columns that keep the source's name and what was repaired (cleared when nothing was)."""
-    name, repairs = repair_file_name(a.file_name, a.key, a.content_type)
+    ledger columns that keep the source's name and what was repaired (cleared when nothing was).
+    A BOM without an extension gets none from its declared type: its upload names the encoding."""
+    name, repairs = repair_file_name(a.file_name, a.key, a.content_type if extension_from_type else None)
     if not repairs:
         return a, {"original_name": None, "repairs": None}
     return a.model_copy(update={"file_name": name}), {"original_name": a.file_name, "repairs": json.dumps(repairs)}

@@ -87,7 +87,7 @@ class BomsSync(EntitySync):
         ledger = ctx.ledger(self.entity)
         items: list[Item] = []
         for key, a, prev in live_attachments(snap, ledger, boms=True, items=items):
-            a, names = with_safe_name(a)
+            a, names = with_safe_name(a, extension_from_type=False)
             if not cfg.boms.enabled:
                 items.append(Item(key, a.label, SKIPPED, "BOM sync is disabled in the configuration", prev=prev))
                 continue
