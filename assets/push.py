@@ -22,7 +22,8 @@ PUSH = {
                             "Attachments streamed into `POST /v1/documents`, content-addressed by sha256; deleted "
                             "attachments are archived."),
     "coverbase_boms": ("boms", ["coverbase_services", "sn_attachments"],
-                       "CycloneDX / SPDX SBOMs (detected by content, validated) through the BOM upload flow."),
+                       "CycloneDX / SPDX SBOMs (detected by content; schema findings are warnings) through the BOM "
+                       "upload flow; Coverbase's parse status read back."),
     "coverbase_assessments": ("assessments", ["coverbase_documents", "coverbase_services", "sn_assessments"],
                               "Assessments started with idempotency keys derived from the source record; "
                               "cancelled ones archived."),

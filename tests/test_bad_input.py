@@ -58,6 +58,7 @@ BAD_CONFIGS = [
     ("table without cursor fields", "source:\n  tables:\n    vendors: {table: core_company, fields: [sys_id, name]}\n",
      "sys_updated_on"),
     ("binary file", b"\xff\xfe\x00garbage", "not UTF-8"),
+    ("unknown BOM validation mode", "boms:\n  validation: strcit\n", "boms.validation: Input should be 'strict' or 'lenient'"),
 ]
 
 

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -574,16 +575,22 @@ class CoverbaseEmulator:
             tok = s.upload_tokens.get(request.path_params["token"])
         if tok is None or tok["expires"] < s.now():
             return JSONResponse({"error": "AccessDenied", "message": "Request has expired"}, status_code=403)
-        digest, size, buf = hashlib.sha256(), 0, bytearray()
+        digest, size = hashlib.sha256(), 0
+        # Small objects in memory; larger ones spill to an anonymous temp file (the BOM parser reads them).
+        spool = tempfile.SpooledTemporaryFile(max_size=s.keep_file_bytes, prefix="cb-emulator-")
         async for chunk in request.stream():
             digest.update(chunk)
             size += len(chunk)
-            if size <= s.keep_file_bytes:
-                buf += chunk
+            spool.write(chunk)
+        small = size <= s.keep_file_bytes
+        if small:
+            spool.seek(0)
         with s.lock:
             s.objects[tok["s3_url"]] = {"size": size, "sha256": digest.hexdigest(),
-                                        "content": bytes(buf) if size <= s.keep_file_bytes else None,
+                                        "content": spool.read() if small else None, "file": None if small else spool,
                                         "content_type": tok["content_type"]}
+        if small:
+            spool.close()
         return Response(status_code=200, headers={"ETag": f'"{digest.hexdigest()[:32]}"'})
 
     async def _s3_get(self, request: Request) -> Response:
@@ -611,6 +618,11 @@ class CoverbaseEmulator:
             if request.method == "PUT":
                 self.set_faults(await request.json())
             return JSONResponse(self.faults.model_dump())
+
+        async def bom_parse(request: Request):
+            body = await request.json()
+            s.bom_parse_reads = int(body.get("reads", 1))
+            return JSONResponse({"bom_parse_reads": s.bom_parse_reads})
 
         async def entitlement(request: Request):
             body = await request.json()
@@ -656,6 +668,7 @@ class CoverbaseEmulator:
             Route("/_emulator/requests", requests_log),
             Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
             Route("/_emulator/bom_entitlement", entitlement, methods=["POST"]),
+            Route("/_emulator/bom_parse", bom_parse, methods=["POST"]),
             Route("/_emulator/api_keys", api_keys, methods=["POST"]),
             Route("/_emulator/clock", clock, methods=["POST"]),
             Route("/_emulator/workflows", workflows, methods=["POST"]),

@@ -83,6 +83,8 @@ class CoverbaseStore:
                  idempotency_scope: str = "path") -> None:
         self.lock = threading.RLock()
         self.keep_file_bytes = keep_file_bytes
+        # BOM parse lifecycle (async in Coverbase): this many reads see "parsing", the next one the verdict.
+        self.bom_parse_reads = 1
         self.idempotency_scope = idempotency_scope  # "path" or "route" (contract §4 q2) [INF]
         self.clock_offset = 0.0
         self.orgs: dict[str, Org] = {}
@@ -456,8 +458,9 @@ class CoverbaseStore:
                                      "expires": self.now() + 900}
         return token, s3_url
 
-    def bom_view(self, b: dict, *, with_components: bool) -> dict:
-        self._parse_bom(b)
+    def bom_view(self, b: dict, *, with_components: bool, count_read: bool = True) -> dict:
+        if count_read:
+            self._parse_bom(b)
         doc = self.documents[b["vendor_document_id"]]
         out = {k: b[k] for k in ("id", "vendor_id", "vendor_document_id", "format", "bom_type", "parse_status",
                                  "spec_version", "serial_number", "component_count", "name", "parse_error",
@@ -489,20 +492,25 @@ class CoverbaseStore:
              "parsed_at": None, "is_archived": False, "service_ids": service_ids, "created_at": now,
              "updated_at": now, "_components": [], "_seq": self._next_seq(), "_reads": 0}
         self.boms[b["id"]] = b
-        out = self.bom_view(b, with_components=False)
+        out = self.bom_view(b, with_components=False, count_read=False)
         out["components"] = None
         return out
 
     def _parse_bom(self, b: dict) -> None:
-        """Parsing is asynchronous in Coverbase: the POST answers ``pending``, any later read
-        sees the finished parse."""
-        b["_reads"] += 1
-        if b["parse_status"] != "pending" or b["_reads"] < 2:
+        """Parsing is asynchronous in Coverbase and deterministic here: the POST answers
+        ``pending``; the first ``bom_parse_reads`` reads of the BOM see ``parsing``; the next one
+        sees the verdict (``parsed`` | ``failed`` | ``unsupported``)."""
+        if b["parse_status"] not in ("pending", "parsing"):
             return
-        from connector.emulators.sbom_parse import parse_bom_bytes
+        b["_reads"] += 1
+        if b["_reads"] <= self.bom_parse_reads:
+            if b["parse_status"] != "parsing":
+                b["parse_status"], b["updated_at"] = "parsing", self.now()
+            return
+        from connector.emulators.sbom_parse import parse_bom_stream
 
         obj = self.objects.get(b["s3_url"])
-        result = parse_bom_bytes(obj.get("content") if obj else None)
+        result = parse_bom_stream(_object_stream(obj))
         b.update({k: v for k, v in result.items() if not k.startswith("_")})
         b["_components"] = [
             {"id": new_id("cbbomc"), "bill_of_materials_id": b["id"], "vendor_document_id": b["vendor_document_id"],
@@ -630,7 +638,7 @@ class CoverbaseStore:
                     "users": [self.user_view(u) for u in self.users.values() if u["org"] == oid],
                     "vendors": [self.vendor_view(v) for v in self.vendors.values() if v["org"] == oid],
                     "documents": docs,
-                    "boms": [dict(self.bom_view(b, with_components=False), s3_url=b["s3_url"],
+                    "boms": [dict(self.bom_view(b, with_components=False, count_read=False), s3_url=b["s3_url"],
                                   sha256=self.objects.get(b["s3_url"], {}).get("sha256"))
                              for b in self.boms.values() if b["org"] == oid],
                     "assessments": [dict(self.assessment_view(a, with_run=True), is_archived=a["is_archived"],
@@ -641,3 +649,14 @@ class CoverbaseStore:
                     "findings": snapshot_of(self, oid),
                 }
             return out
+
+
+def _object_stream(obj: dict | None):
+    """An uploaded object's bytes: kept in memory when small, spilled to a temp file otherwise."""
+    if obj is None:
+        return None
+    if obj.get("content") is not None:
+        import io
+
+        return io.BytesIO(obj["content"])
+    return obj.get("file")

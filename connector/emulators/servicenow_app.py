@@ -561,7 +561,8 @@ class ServiceNowEmulator:
         async def attachments(request: Request) -> Response:
             body = await request.json()
             if body.get("stream_size"):  # a large file produced as a stream, never held in memory
-                blob = Blob(stream_size=int(body["stream_size"]), stream_seed=int(body.get("stream_seed", 1)))
+                blob = Blob(stream_size=int(body["stream_size"]), stream_seed=int(body.get("stream_seed", 1)),
+                            stream_kind=body.get("stream_kind", "random"))
                 digest = hashlib.sha256()
                 for chunk in blob.chunks():
                     digest.update(chunk)

@@ -33,7 +33,8 @@ from connector.sync.canonical import (
     normalize_email,
 )
 from connector.sync.config import ConnectorConfig
-from connector.sync.content import HEAD_BYTES, sniff_kind
+from connector.sync.bom_detect import BomSniffer
+from connector.sync.content import HEAD_BYTES
 from connector.sync.state import StateDB
 
 SOURCE = "files"
@@ -296,7 +297,7 @@ class FileSource:
                 window: Window | None = None) -> StreamStats:
         e = self._validated()
         stats = StreamStats(stream)
-        kinds: dict[str, str] = {}
+        kinds: dict[str, tuple[str, str]] = {}
         if stream == "attachments":
             rows = [self._file_meta(m) for m in e.files.values()]
             kinds = {r["sys_id"]: r.pop("_kind") for r in rows}
@@ -311,20 +312,24 @@ class FileSource:
                 if stream in ("attachments", "issues") else 0
             for r in rows:
                 if r["sys_id"] in kinds:
-                    state.set_kind("attachments", SOURCE, r["sys_id"], kinds[r["sys_id"]], r["hash"])
+                    kind, reason = kinds[r["sys_id"]]
+                    state.set_kind("attachments", SOURCE, r["sys_id"], kind, r["hash"], reason)
         stats.records, stats.changed, stats.unchanged = len(rows), changed, unchanged
         return stats
 
     def _file_meta(self, m: dict[str, Any]) -> dict[str, Any]:
-        digest, head = hashlib.sha256(), b""
+        # One pass: the hash, and BOM detection by content over as much of the file as it needs.
+        digest, sniffer = hashlib.sha256(), BomSniffer()
         with open(self.root / m["path"], "rb") as fh:
-            while block := fh.read(1024 * 1024):
-                if len(head) < HEAD_BYTES:
-                    head += block[: HEAD_BYTES - len(head)]
+            while block := fh.read(256 * 1024):
+                if not sniffer.done:
+                    sniffer.feed(block)
                 digest.update(block)
+        facts = sniffer.close()
         return {"sys_id": m["key"], "file_name": m["file_name"], "size_bytes": m["size"], "hash": digest.hexdigest(),
                 "table_name": m["table"], "table_sys_id": m["parent_key"], "path": m["path"],
-                "updated_on": digest.hexdigest()[:16], "_kind": sniff_kind(head)}
+                "updated_on": digest.hexdigest()[:16], "_kind": ("bom" if facts.is_bom else "document",
+                                                                 facts.describe())}
 
     # --- snapshot, files, keys --------------------------------------------------------------
 
@@ -361,7 +366,7 @@ class FileSource:
                 source=SOURCE, key=row.key, label=r["file_name"], updated_on=r.get("updated_on"),
                 file_name=r["file_name"], size=int(r["size_bytes"]), sha256=r["hash"], parent_table=r["table_name"],
                 parent_entity=PARENT_ENTITY.get(r["table_name"]), parent_key=r["table_sys_id"],  # type: ignore[arg-type]
-                kind=row.kind, file_ref=r["path"], deleted=row.deleted_at is not None)
+                kind=row.kind, kind_reason=row.kind_reason, file_ref=r["path"], deleted=row.deleted_at is not None)
         return snap
 
     def fetch(self, attachment: CanonicalAttachment, dest: BinaryIO) -> Downloaded:

@@ -51,6 +51,7 @@ class Canonical(BaseModel):
     # Why the source record cannot be mapped (a malformed value, a reference that is not a key):
     # the record's own outcome (invalid, with these reasons), never a failed run.
     problems: list[str] = Field(default_factory=list)
+    repairs: list[str] = Field(default_factory=list)  # what the mapping repaired (ledger ``repairs``)
 
 
 class CanonicalUser(Canonical):

@@ -124,6 +124,15 @@ class DocumentsConfig(Strict):
 class BomsConfig(Strict):
     enabled: bool = True
     max_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
+    # lenient: schema findings are warnings and the BOM is uploaded; strict: a finding refuses it.
+    validation: Literal["strict", "lenient"] = "lenient"
+    # Schema validation holds the document in memory: above this size it is skipped (noted).
+    validation_max_bytes: int = Field(5 * 1024 * 1024, ge=0)
+    # Coverbase parses asynchronously: after the uploads, read each new BOM's parse_status up to
+    # this many times (0: only on the next run), this far apart; the rest is read next run.
+    verdict_poll_rounds: int = Field(2, ge=0, le=10)
+    verdict_poll_interval_seconds: float = Field(0.5, ge=0, le=60)
+    verdict_reads_per_run: int = Field(500, ge=0, le=100_000)  # GETs of BOMs still pending, per run
 
 
 class AssessmentsConfig(Strict):

@@ -33,6 +33,10 @@ class EntityReport:
     # Records that need a person's eye although nothing failed: {kind: [{key, label, detail}]}
     # (findings: "awaiting_confirmation", "not_propagated").
     attention: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)  # advice: delivered, but look at this
+    repairs: list[Problem] = field(default_factory=list)  # what was repaired rather than refused
+    warning_count: int = 0
+    repair_count: int = 0
     api_calls: int = 0
     duration_s: float = 0.0
     _t0: float = field(default_factory=time.monotonic)
@@ -62,6 +66,16 @@ class EntityReport:
             out.append(f"| `{r['key']}` | {label} | {detail} |")
         return "\n".join(out)
 
+    def warn(self, key: str, label: str, text: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < self.max_problems * 5:
+            self.warnings.append(Problem(key, label, "warning", text))
+
+    def repaired(self, key: str, label: str, text: str) -> None:
+        self.repair_count += 1
+        if len(self.repairs) < self.max_problems * 5:
+            self.repairs.append(Problem(key, label, "repaired", text))
+
     def finish(self, api_calls: int) -> None:
         self.api_calls = api_calls
         self.duration_s = round(time.monotonic() - self._t0, 3)
@@ -80,10 +94,22 @@ class EntityReport:
             out.append(f"| `{p.key}` | {label} | {p.outcome} | {reason} |")
         return "\n".join(out)
 
+    @staticmethod
+    def notes_markdown(rows: list[Problem], total: int, what: str) -> str:
+        out = [f"| key | record | {what} |", "|---|---|---|"]
+        for p in rows:
+            text = p.reason.replace("|", "\\|").replace("\n", " ")[:400]
+            label = p.label.replace("|", "\\|")[:80]
+            out.append(f"| `{p.key}` | {label} | {text} |")
+        if total > len(rows):
+            out.append(f"| … | | {total - len(rows)} more (see the ledger) |")
+        return "\n".join(out)
+
     def to_dict(self) -> dict[str, Any]:
         return {"planned": dict(self.planned), "outcomes": self.counts(), "samples": self.samples,
                 "problems": [p.__dict__ for p in self.problems], "api_calls": self.api_calls,
-                "duration_s": self.duration_s, "notes": dict(self.notes), "attention": self.attention}
+                "duration_s": self.duration_s, "notes": dict(self.notes), "attention": self.attention,
+                "warnings": [p.__dict__ for p in self.warnings], "repairs": [p.__dict__ for p in self.repairs]}
 
 
 @dataclass

@@ -83,7 +83,18 @@ def _m002_request_ids(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX changelog_record ON changelog (entity, source, source_key)")
 
 
-MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids)]
+def _m003_repairs_and_bom_verdicts(db: sqlite_utils.Database) -> None:
+    """Issue 12: what was repaired (and the name the source had), advisory warnings, what the
+    connector read in a BOM and what Coverbase's parser made of it. Attachments classified by
+    the old 64 KiB sniff, or left unprobed for an unsafe name, are probed again once."""
+    for col, kind in (("original_name", "TEXT"), ("repairs", "TEXT"), ("warnings", "TEXT"), ("bom_format", "TEXT"),
+                      ("bom_spec_version", "TEXT"), ("component_count", "INTEGER"), ("parse_status", "TEXT"),
+                      ("parse_error", "TEXT"), ("parsed_component_count", "INTEGER")):
+        db.execute(f"ALTER TABLE ledger ADD COLUMN {col} {kind}")
+    db.execute("UPDATE staging SET kind_version = NULL WHERE stream = 'attachments' AND kind = 'document'")
+
+
+MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids), (3, _m003_repairs_and_bom_verdicts)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -91,6 +102,12 @@ _LEDGER_FIELDS = ("entity", "source", "source_key", "label", "coverbase_id", "pa
                   "content_sha256", "last_operation", "status", "attempts", "next_attempt_at", "error_class",
                   "error_message", "idempotency_key", "idem_generation", "run_id", "first_synced_at", "updated_at",
                   "request_id")
+# Migration 3 (issue 12): JSON lists in ``repairs`` / ``warnings``; the BOM columns stay NULL elsewhere.
+_LEDGER_FIELDS += ("original_name", "repairs", "warnings", "bom_format", "bom_spec_version", "component_count",
+                   "parse_status", "parse_error", "parsed_component_count")
+_OPTIONAL_FIELDS = ("label", "coverbase_id", "parent_id", "payload_hash", "content_sha256", "last_operation",
+                    "next_attempt_at", "error_class", "error_message", "idempotency_key", "run_id",
+                    "first_synced_at", "request_id", *_LEDGER_FIELDS[21:])
 
 
 @dataclass(slots=True)
@@ -119,14 +136,21 @@ class LedgerRow:
     first_synced_at: str | None = None
     updated_at: str = field(default_factory=utcnow)
     request_id: str | None = None
+    original_name: str | None = None
+    repairs: str | None = None
+    warnings: str | None = None
+    bom_format: str | None = None
+    bom_spec_version: str | None = None
+    component_count: int | None = None
+    parse_status: str | None = None
+    parse_error: str | None = None
+    parsed_component_count: int | None = None
 
     def __init__(self, entity: str, source: str, source_key: str, status: str, *, payload: Any = None,
                  **kw: Any) -> None:
         self.entity, self.source, self.source_key, self.status = entity, source, source_key, status
         self._payload = payload
-        for name in ("label", "coverbase_id", "parent_id", "payload_hash", "content_sha256", "last_operation",
-                     "next_attempt_at", "error_class", "error_message", "idempotency_key", "run_id",
-                     "first_synced_at", "request_id"):
+        for name in _OPTIONAL_FIELDS:
             setattr(self, name, kw.pop(name, None))
         self.attempts = kw.pop("attempts", 0) or 0
         self.idem_generation = kw.pop("idem_generation", 1) or 1
