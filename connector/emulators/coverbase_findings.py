@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connector.emulators import fixtures
-from connector.emulators.coverbase_store import CoverbaseStore, Org, coded, invalid, new_id
+from connector.emulators.coverbase_store import CoverbaseStore, Org, coded, invalid
 
 EXACTLY_ONE = "Exactly one of vendor_id or assessment_id must be provided."
 _FIELDS = ("id", "public_idx", "vendor_id", "assessment_id", "finding_status_id", "due_date", "is_archived",
@@ -96,7 +96,7 @@ class FindingRules:
             raise coded(400, "invalid_finding", f"Invalid finding_status_id: {status}")
         now = s.now()
         due = body.get("due_date")
-        f = {"id": new_id("cbtask"), "org": org.id, "public_idx": self._next_idx(org.id), "vendor_id": finding_vendor,
+        f = {"id": s.new_id("cbtask"), "org": org.id, "public_idx": self._next_idx(org.id), "vendor_id": finding_vendor,
              "assessment_id": assessment_id, "finding_status_id": status,
              "due_date": int(due) if due is not None else None, "is_archived": False, "created_at": now,
              "updated_at": now, "title": body["title"], "body": body.get("body"), "_seq": s._next_seq()}

@@ -103,6 +103,7 @@ class CoverbaseStore:
         self.assessment_findings_carry_vendor = True  # [INF] an assessment's findings also show its vendor_id
         self.idempotency: dict[tuple[str, str, str], tuple[float, int, Any]] = {}
         self._seq = 0
+        self._id_seq = 0
         main = self.add_org("cborg_" + "0" * 31 + "1", "Emulated Org")
         foreign = self.add_org("cborg_" + "0" * 31 + "2", "Another Org")
         for key, org in (api_keys or {fixtures.DEMO_API_KEY: main.id}).items():
@@ -118,6 +119,15 @@ class CoverbaseStore:
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def new_id(self, prefix: str) -> str:
+        """``prefix_`` + 32 hex, from this store's own sequence: the same requests in the same order
+        get the same ids on every run, so seeded faults (which depend on request bodies, ids
+        included) fall on the same requests every time."""
+        with self.lock:
+            self._id_seq += 1
+            n = self._id_seq
+        return f"{prefix}_{hashlib.sha256(f'{prefix}:{n}'.encode()).hexdigest()[:32]}"
 
     def add_org(self, org_id: str, name: str) -> Org:
         org = Org(org_id, name)
@@ -153,7 +163,7 @@ class CoverbaseStore:
     def _insert_user(self, org: str, email: str, first: str | None, last: str | None, role: str,
                      status: str) -> dict:
         now = self.now()
-        user = {"id": new_id("cbuser"), "org": org, "email": email, "first_name": first, "last_name": last,
+        user = {"id": self.new_id("cbuser"), "org": org, "email": email, "first_name": first, "last_name": last,
                 "role": role, "status": status, "is_archived": False, "created_at": now, "updated_at": now,
                 "_seq": self._next_seq()}
         self.users[user["id"]] = user
@@ -296,7 +306,7 @@ class CoverbaseStore:
                              "invalid_vendor")
         now = self.now()
         v = {
-            "id": new_id("cbvndr"), "org": org.id, "external_id": body.get("external_id"), "name": body["name"],
+            "id": self.new_id("cbvndr"), "org": org.id, "external_id": body.get("external_id"), "name": body["name"],
             "website": body.get("website"), "description": body.get("description"),
             "hq_location": body.get("hq_location"), "use_case": body.get("use_case"), "status_id": None,
             "tag_ids": [], "risk_analyst_ids": body.get("risk_analyst_ids") or [],
@@ -351,7 +361,7 @@ class CoverbaseStore:
         self._check_ids(org, body, "invalid_service")
         self._check_user_ids(org.id, body, ("relationship_owner_ids", "watcher_ids"), "invalid_service")
         contact = self._check_contact(body)
-        s = {"id": new_id("cbsvc"), "org": org.id, "vendor_id": v["id"], "name": body["name"],
+        s = {"id": self.new_id("cbsvc"), "org": org.id, "vendor_id": v["id"], "name": body["name"],
              "description": body.get("description"), "external_id": body.get("external_id"),
              "tag_ids": body.get("tag_ids") or [], "relationship_owner_ids": body.get("relationship_owner_ids") or [],
              "watcher_ids": body.get("watcher_ids") or [], "primary_contact": contact, "created_at": self.now()}
@@ -398,7 +408,7 @@ class CoverbaseStore:
                      content: bytes | None, document_type: str | None, service_ids: list[str],
                      assessment_ids: list[str]) -> dict:
         now = self.now()
-        d = {"id": new_id("cbvdoc"), "org": org, "vendor_id": vendor_id, "name": name, "extension": extension,
+        d = {"id": self.new_id("cbvdoc"), "org": org, "vendor_id": vendor_id, "name": name, "extension": extension,
              "size": size, "document_type": document_type, "status": "created", "service_ids": service_ids,
              "assessment_ids": assessment_ids, "created_at": now, "updated_at": now, "is_archived": False,
              "archived_at": None, "sha256": sha256, "_content": content, "_seq": self._next_seq()}
@@ -486,7 +496,7 @@ class CoverbaseStore:
                                 content=None, document_type=None, service_ids=service_ids, assessment_ids=[])
         self.documents[doc["id"]]["_bom"] = True  # [INF] BOM documents stay out of GET /v1/documents
         now = self.now()
-        b = {"id": new_id("cbbom"), "org": org.id, "vendor_id": v["id"], "vendor_document_id": doc["id"],
+        b = {"id": self.new_id("cbbom"), "org": org.id, "vendor_id": v["id"], "vendor_document_id": doc["id"],
              "s3_url": body["s3_url"], "format": "unknown", "bom_type": "other", "parse_status": "pending",
              "spec_version": None, "serial_number": None, "component_count": 0, "name": None, "parse_error": None,
              "parsed_at": None, "is_archived": False, "service_ids": service_ids, "created_at": now,
@@ -513,7 +523,7 @@ class CoverbaseStore:
         result = parse_bom_stream(_object_stream(obj))
         b.update({k: v for k, v in result.items() if not k.startswith("_")})
         b["_components"] = [
-            {"id": new_id("cbbomc"), "bill_of_materials_id": b["id"], "vendor_document_id": b["vendor_document_id"],
+            {"id": self.new_id("cbbomc"), "bill_of_materials_id": b["id"], "vendor_document_id": b["vendor_document_id"],
              "created_at": self.now(), **c}
             for c in result["_components"]
         ]
@@ -551,7 +561,7 @@ class CoverbaseStore:
             raise coded(404, "workflow_not_found", f"Workflow '{name}' not found.")
         if not org.workflows[name]:
             raise coded(409, "workflow_disabled", f"Workflow '{name}' is disabled.")
-        run = {"workflow_run_id": new_id("cbwr"), "org": org.id, "workflow_name": name,
+        run = {"workflow_run_id": self.new_id("cbwr"), "org": org.id, "workflow_name": name,
                "workflow_definition_id": "cbwd_" + hashlib.md5(name.encode()).hexdigest(), "status": "started",
                "started_at": self.now(), "completed_at": None, "input": run_input, "steps": [],
                "_seq": self._next_seq()}
@@ -590,7 +600,7 @@ class CoverbaseStore:
                 raise fail(f"Invalid supporting_document_ids: {did}")
         run = self._start_run(org, body["trigger_workflow"], {"source": "assessment"}) if body.get("trigger_workflow") else None
         now = self.now()
-        a = {"id": new_id("cbqsrw"), "org": org.id, "vendor_id": v["id"], "name": body.get("name") or f"{v['name']} assessment",
+        a = {"id": self.new_id("cbqsrw"), "org": org.id, "vendor_id": v["id"], "name": body.get("name") or f"{v['name']} assessment",
              "status": "created", "control_set_ids": list(body["control_set_ids"]), "service_ids": service_ids,
              "assignee_id": assignee, "score_percent": None, "findings_count": 0, "initiated_at": now,
              "created_at": now, "updated_at": now, "workflow_run_id": run["workflow_run_id"] if run else None,
