@@ -407,6 +407,13 @@ class StateDB:
             [utcnow(), run_id, entity, source, source_key, operation, coverbase_id, payload_hash, status, http_status,
              error, request_id])
 
+    def created_in_run(self, run_id: str, entity: str, source: str) -> dict[str, str]:
+        """source key -> Coverbase id of the records this run created, from the changelog (the
+        ledger's run_id would not do: any row rewritten in this run carries it)."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT source_key, coverbase_id FROM changelog WHERE run_id = ? AND entity = ? AND source = ? "
+            "AND operation = 'create' AND status = 'ok' AND coverbase_id IS NOT NULL", [run_id, entity, source])}
+
     def add_dry_run_ids(self, run_id: str, entity: str, ids: dict[str, str]) -> None:
         for key, cid in ids.items():
             self.db.execute("INSERT OR REPLACE INTO dry_run_ids VALUES (?, ?, ?, ?)", [run_id, entity, key, cid])

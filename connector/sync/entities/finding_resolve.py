@@ -140,6 +140,4 @@ def _created_this_run(ctx: RunContext) -> set[str]:
     one that exists, and Coverbase adds findings to assessments by itself."""
     if ctx.dry_run:
         return set()
-    return {r[0] for r in ctx.state.db.execute(
-        "SELECT coverbase_id FROM changelog WHERE run_id = ? AND entity = 'vendor' AND operation = 'create' "
-        "AND status = 'ok' AND coverbase_id IS NOT NULL", [ctx.run_id])}
+    return set(ctx.state.created_in_run(ctx.run_id, "vendor", ctx.source_name).values())
