@@ -198,6 +198,32 @@ class ServiceNowClient:
         finally:
             resp.close()
 
+    def send_write(self, method: str, path: str, *, json: dict[str, Any],
+                   params: dict[str, Any] | None = None) -> httpx.Response:
+        """One write attempt (PATCH/PUT), never retried here: ServiceNow writes are not idempotent
+        (journal fields append), so the caller reads back before sending again
+        (``connector/servicenow/writer.py``). A 401 refreshes an OAuth token once (nothing was
+        processed). A lost answer raises ServiceNowTransportError; ``sent`` says it may have landed."""
+        refreshed = False
+        while True:
+            auth = self.credentials.header()  # outside the slot: a token refresh takes a slot itself
+            with self.gate.slot():
+                self.calls.add(method)
+                t0 = time.monotonic()
+                try:
+                    resp = self._http.request(method, path, params=params, json=json, headers={
+                        "Authorization": auth, "Accept": "application/json", "Content-Type": "application/json"})
+                except httpx.HTTPError as exc:
+                    self._log(method, path, None, t0, 1, type(exc).__name__)
+                    raise ServiceNowTransportError(f"{type(exc).__name__}: {exc}".rstrip(": "),
+                                                   sent=not isinstance(exc, _NOT_SENT), method=method,
+                                                   path=path) from None
+            self._log(method, path, resp.status_code, t0, 1, None if resp.is_success else f"HTTP {resp.status_code}")
+            if resp.status_code == 401 and not refreshed and self.credentials.invalidate():
+                refreshed = True
+                continue
+            return resp
+
 
 def client_from_env(env: dict[str, str], **kw: Any) -> ServiceNowClient:
     url = env.get("SERVICENOW_INSTANCE_URL", "")
