@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m connector", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m connector", description="The connector's command line.")
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         mod = importlib.import_module(module)

@@ -44,8 +44,8 @@ DEFAULT_PATH = "/webhooks/coverbase"
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _reply(status: int, **body: Any) -> JSONResponse:
-    return JSONResponse(body, status_code=status)
+def _reply(http_status: int, **body: Any) -> JSONResponse:
+    return JSONResponse(body, status_code=http_status)
 
 
 def _parse(raw: bytes) -> Event | str:
