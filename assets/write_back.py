@@ -18,7 +18,9 @@ from pydantic import Field
 
 from assets.common import WRITER_POOL
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
+from connector.coverbase.client import CoverbaseClient
 from connector.errors import ConfigError, FatalSyncError
+from connector.http.retrying import RetrySettings
 from connector.sync.outcomes import is_fatal
 from connector.writeback.engine import WriteBack
 from connector.writeback.report import WriteBackReport
@@ -96,6 +98,11 @@ write_back = dg.define_asset_job(
     description="Write Coverbase assessment outcomes back into ServiceNow (work notes, mapped fields). "
                 "ops.servicenow_assessment_outcomes.config: dry_run, assessment_keys, retry_rejected.")
 
+# A sensor tick must end well inside Dagster's evaluation timeout (60 s): short timeouts, one retry, and
+# write_back.poll_budget_seconds checked between reads. What is not polled now is polled next tick.
+SENSOR_RETRY = RetrySettings(max_retries=1, backoff_initial=0.5, backoff_max=2.0, max_total_wait=5.0,
+                             rate_limit_default_wait=1.0)
+
 _ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
            dg.DagsterRunStatus.STARTED]
 
@@ -115,7 +122,10 @@ def coverbase_outcomes_sensor(context: dg.SensorEvaluationContext, coverbase: Co
     active = context.instance.get_runs(filters=dg.RunsFilter(job_name="write_back", statuses=_ACTIVE), limit=1)
     if active:
         return dg.SkipReason(f"write_back run {active[0].run_id} is queued or running; its results come first")
-    with ledger.open() as state, coverbase.client(cfg.write_back.poll_rate_per_second) as cb:
+    client = CoverbaseClient(coverbase.api_url, coverbase.api_key, timeout=10.0, max_concurrency=1,
+                             rate_limit_per_second=cfg.write_back.poll_rate_per_second, retry=SENSOR_RETRY,
+                             ca_bundle=coverbase.ca_bundle)
+    with ledger.open() as state, client as cb:
         result = watch(state, cb, cfg)
     context.log.info(result.summary())
     if not result.keys:

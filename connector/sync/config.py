@@ -169,7 +169,7 @@ class WriteBackConfig(Strict):
     # coverbase_outcomes_sensor: how much it may poll per tick, and how fast
     poll_batch: int = Field(25, ge=1, le=1000)
     poll_rate_per_second: float = Field(2.0, gt=0, le=50)
-    poll_budget_seconds: float = Field(30.0, gt=0, le=600)
+    poll_budget_seconds: float = Field(20.0, gt=0, le=45)  # inside Dagster's 60 s sensor evaluation timeout
 
     @field_validator("fields")
     @classmethod
