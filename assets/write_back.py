@@ -74,8 +74,10 @@ def servicenow_assessment_outcomes(context: dg.AssetExecutionContext, config: Wr
         cb = coverbase.client(cfg.sync.rate_limit_per_second)
         sn = servicenow.write_client()
         try:
+            hint = ("SERVICENOW_WRITE_USERNAME / SERVICENOW_WRITE_PASSWORD" if servicenow.write_username
+                    else "SERVICENOW_USERNAME / SERVICENOW_PASSWORD (no SERVICENOW_WRITE_USERNAME is set)")
             rep = WriteBack(state=state, coverbase=cb, servicenow=sn, config=cfg, log=context.log,
-                            lock_wait_seconds=ledger.lock_wait_seconds).run(
+                            lock_wait_seconds=ledger.lock_wait_seconds, credentials_hint=hint).run(
                 run_id=context.run_id, keys=config.assessment_keys or None, dry_run=dry_run,
                 retry_rejected=config.retry_rejected or sync_options.retry_rejected)
         finally:

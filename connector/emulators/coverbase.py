@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of writes committed, then answered 504 or dropped")
     f.add_argument("--ambiguous-mode", choices=["status", "disconnect", "mixed"], default="mixed")
     f.add_argument("--faults", help="JSON object of fault settings (overrides the flags above)")
+    p.add_argument("--webhooks", help='JSON webhook settings, e.g. {"allow_loopback": true} (PUT /_emulator/webhooks)')
+    p.add_argument("--progress", help='JSON assessment progress settings, e.g. {"step_seconds": 60}')
     p.add_argument("--log-level", default="warning")
     p.add_argument("--certfile")
     p.add_argument("--keyfile")
@@ -60,6 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     a = build_parser().parse_args(argv)
     emu = CoverbaseEmulator(a.api_key, foreign_api_key=a.foreign_api_key, faults=faults_from_args(a),
                             bom_entitled=not a.no_bom_entitlement, idempotency_scope=a.idempotency_scope)
+    if a.webhooks:
+        emu.webhooks.set_settings(json.loads(a.webhooks))
+    if a.progress:
+        emu.progress.set_settings(json.loads(a.progress))
     serve_forever(emu.app, a.host, a.port, name="Coverbase", log_level=a.log_level,
                   certfile=a.certfile, keyfile=a.keyfile)
 

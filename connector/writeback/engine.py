@@ -30,9 +30,9 @@ from typing import Any
 
 from connector.coverbase.client import CoverbaseClient
 from connector.coverbase.errors import CoverbaseNotFound
-from connector.errors import ApiError, ConfigError, FatalSyncError
+from connector.errors import ApiError, FatalSyncError
 from connector.servicenow.client import ServiceNowClient
-from connector.servicenow.errors import ServiceNowPermissionDenied
+from connector.servicenow.errors import ServiceNowAuthError, ServiceNowPermissionDenied
 from connector.servicenow.writer import WRITE_ROLE, ServiceNowWriter, WriteAnswer
 from connector.sources.servicenow_mapping import SOURCE
 from connector.sync.config import ConnectorConfig
@@ -76,7 +76,8 @@ def _log(answer: WriteAnswer | None, *, ok: bool, cid: str, outcome_hash: str | 
 class WriteBack:
     def __init__(self, *, state: StateDB, coverbase: CoverbaseClient, servicenow: ServiceNowClient,
                  config: ConnectorConfig, log: logging.Logger | None = None, sleep=time.sleep,
-                 lock_wait_seconds: float = 0.0) -> None:
+                 lock_wait_seconds: float = 0.0,
+                 credentials_hint: str = "SERVICENOW_USERNAME / SERVICENOW_PASSWORD") -> None:
         self.state = state
         self.cb = coverbase
         self.sn = servicenow
@@ -87,6 +88,7 @@ class WriteBack:
         self.log = log or logging.getLogger("connector.writeback")
         self._sleep = sleep
         self.lock_wait_seconds = lock_wait_seconds
+        self.credentials_hint = credentials_hint  # which settings a 401 on the write client points at
         self._ledger: LedgerWriter | None = None
         self._run_id = ""
         self._dry_run = False
@@ -100,7 +102,12 @@ class WriteBack:
         except ApiError as exc:
             raise FatalSyncError(f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
                                  "COVERBASE_API_KEY.") from None
-        preflight.validate(self.sn, self.cfg)
+        try:
+            preflight.validate(self.sn, self.cfg)
+        except ServiceNowAuthError as exc:
+            raise ServiceNowAuthError(f"ServiceNow rejected the write-back credentials (HTTP {exc.status}): check "
+                                      f"{self.credentials_hint}", status=exc.status, method=exc.method,
+                                      path=exc.path) from None
 
     def run(self, *, run_id: str | None = None, keys: list[str] | None = None, dry_run: bool = False,
             retry_rejected: bool = False) -> WriteBackReport:
@@ -188,6 +195,10 @@ class WriteBack:
         try:
             return self._one(t, row, retry_rejected)
         except BaseException as exc:  # noqa: BLE001 - every error is an outcome or a fatal stop
+            if isinstance(exc, ServiceNowAuthError):
+                raise ServiceNowAuthError(f"ServiceNow rejected the write-back credentials (HTTP {exc.status}): check "
+                                          f"{self.credentials_hint}", status=exc.status, method=exc.method,
+                                          path=exc.path) from None
             if is_fatal(exc) and not isinstance(exc, ServiceNowPermissionDenied):
                 raise
             # The last row put stays: a pending intent is resolved by the next run, never lost.
@@ -396,5 +407,3 @@ class WriteBack:
         return (f"record not found in {self.table} ({message}): deleted, or the write user may not read it. Sent "
                 "again when the Coverbase outcome changes, or with retry_rejected.")
 
-
-__all__ = ["WriteBack", "ConfigError"]
