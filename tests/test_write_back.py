@@ -132,7 +132,8 @@ def test_a_misspelt_mapped_column_fails_the_start_up_validation(tmp_path):
     try:
         h.run()
         mark = len(h.sn.emu.log)
-        with pytest.raises(ConfigError, match=r"u_coverbase_scroe does not exist \(did you mean 'u_coverbase_score'\?\)"):
+        message = r"u_coverbase_scroe does not exist \(did you mean 'u_coverbase_score'\?\)"
+        with pytest.raises(ConfigError, match=message):
             h.write_back()
         assert h.sn_writes_since(mark) == []
     finally:

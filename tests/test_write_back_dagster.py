@@ -28,7 +28,8 @@ def env(tmp_path):
     def resources(mapping_file=mapping, **options):
         return {
             "coverbase": CoverbaseResource(api_url=cb.url, api_key=cb.api_key),
-            "servicenow": ServiceNowResource(instance_url=sn.url, username=fx.DEMO_SN_USER, password=fx.DEMO_SN_PASSWORD),
+            "servicenow": ServiceNowResource(instance_url=sn.url, username=fx.DEMO_SN_USER,
+                                             password=fx.DEMO_SN_PASSWORD),
             "ledger": LedgerResource(state_db=str(state_db), config_path=str(mapping_file) if mapping_file else None),
             "sync_options": SyncOptionsResource(**options),
         }

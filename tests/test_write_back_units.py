@@ -49,7 +49,8 @@ def test_values_are_servicenow_text():
 
 
 def test_state_is_written_only_for_statuses_the_value_map_names():
-    cfg = wb(fields={"status": "u_coverbase_status"}, state_map={"state": {"complete": "8"}, "risk_rating": {"failed": "high"}})
+    cfg = wb(fields={"status": "u_coverbase_status"},
+             state_map={"state": {"complete": "8"}, "risk_rating": {"failed": "high"}})
     assert desired_columns(OBS, cfg) == {"u_coverbase_status": "complete", "state": "8"}
     assert desired_columns(Observed("x", "review_evals", None, 1, None), cfg) == {"u_coverbase_status": "review_evals"}
 

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quota-budget", type=int, default=None, help="sysparm_limit x fields above this is cancelled")
     f.add_argument("--acl-hide-rate", type=float, default=0.0)
     f.add_argument("--faults", help="JSON object of fault settings (overrides the flags above)")
-    f.add_argument("--writes", help='JSON write settings (roles, protected_fields, write faults; PUT /_emulator/writes)')
+    f.add_argument("--writes", help="JSON write settings: roles, protected_fields, faults (PUT /_emulator/writes)")
     p.add_argument("--log-level", default="warning")
     return p
 

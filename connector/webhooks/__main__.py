@@ -46,7 +46,8 @@ def secrets_from_env(env: dict[str, str]) -> list[str]:
     current = env.get("COVERBASE_WEBHOOK_SECRET", "")
     if len(current) < MIN_SECRET_LENGTH:
         raise SystemExit(f"COVERBASE_WEBHOOK_SECRET must be set to the subscription's secret (at least "
-                         f"{MIN_SECRET_LENGTH} characters; e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
+                         f"{MIN_SECRET_LENGTH} characters; e.g. "
+                         "python -c 'import secrets; print(secrets.token_hex(32))')")
     previous = env.get("COVERBASE_WEBHOOK_PREVIOUS_SECRET", "")
     return [current, *([previous] if previous else [])]
 

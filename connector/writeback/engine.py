@@ -68,7 +68,8 @@ def _age_seconds(iso: str | None) -> float:
 def _log(answer: WriteAnswer | None, *, ok: bool, cid: str, outcome_hash: str | None, error: str | None = None,
          operation: str = "work_note") -> dict[str, Any]:
     """A changelog entry for a ServiceNow write (the same append-only audit trail as Coverbase writes)."""
-    return {"operation": operation, "coverbase_id": cid, "payload_hash": outcome_hash, "status": "ok" if ok else "failed",
+    return {"operation": operation, "coverbase_id": cid, "payload_hash": outcome_hash,
+            "status": "ok" if ok else "failed",
             "http_status": answer.status if answer else None, "error": (error or "")[:500] or None,
             "request_id": answer.request_id if answer else None}
 
@@ -260,7 +261,8 @@ class WriteBack:
         if self._dry_run:
             res.plans.append(("confirm", f"write in doubt [{p['marker']}] is in the journal"))
             return None, prev
-        reason = "a write in doubt was found in the journal and confirmed" + (f"; {'; '.join(dropped)}" if dropped else "")
+        reason = "a write in doubt was found in the journal and confirmed"
+        reason += f"; {'; '.join(dropped)}" if dropped else ""
         prev = self._put(outcome_row(t, prev, st, status="ok", run_id=self._run_id, reason=reason,
                                            marker=p["marker"]),
                                [_log(None, ok=True, cid=t.coverbase_id, outcome_hash=st.written_hash,

@@ -92,7 +92,8 @@ class WriteBackReport:
         return "\n".join(out)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "dry_run": self.dry_run, "outcomes": self.counts(), "planned": dict(self.planned),
+        return {"run_id": self.run_id, "dry_run": self.dry_run, "outcomes": self.counts(),
+                "planned": dict(self.planned),
                 "notes_written": self.notes_written, "fields_written": self.fields_written,
                 "recovered": self.recovered, "conflicts": [f.__dict__ for f in self.conflicts],
                 "conflict_count": self.conflict_count, "dropped": [f.__dict__ for f in self.dropped],
