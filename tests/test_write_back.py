@@ -151,3 +151,13 @@ def test_write_back_is_off_by_default(tmp_path):
         assert h.sn.emu.log[mark:] == []  # not even a read
     finally:
         h.close()
+
+
+@pytest.mark.timeout(180)
+def test_an_update_landing_around_the_write_is_reported(h):
+    h.write_back()
+    h.sn.emu.writes.set_settings({"after_write_rule": {"risk_rating": "moderate"}})  # a business rule
+    h.advance(10 * 3600)
+    rep = h.write_back()
+    assert rep.conflict_count == len(h.ours())
+    assert all("sys_mod_count went from" in c.text for c in rep.conflicts)

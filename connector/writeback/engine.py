@@ -56,6 +56,7 @@ class Result:
     conflicts: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     plans: list[tuple[str, str]] = field(default_factory=list)
+    mod_count: Any = None  # sys_mod_count read before the write
 
 
 def _age_seconds(iso: str | None) -> float:
@@ -304,6 +305,7 @@ class WriteBack:
         h = obs.hash
         desired = desired_columns(obs, self.wb)
         to_write, matched = {}, {}
+        current: dict[str, Any] | None = None
         if desired:
             try:
                 current = self.writer.read(self.table, t.key, list(desired))
@@ -334,6 +336,7 @@ class WriteBack:
         answer = self._send(t, {"work_notes": note, **to_write}, list(desired))
         if not answer.landed:
             return self._refused(t, prev, st, answer, h, marker)
+        res.mod_count = (current or {}).get("sys_mod_count")
         return self._verify(t, prev, st, obs, res, answer, marker, to_write, matched, list(desired))
 
     def _send(self, t: Target, body: dict[str, Any], fields: list[str]) -> WriteAnswer:
@@ -387,6 +390,9 @@ class WriteBack:
             res.dropped = [*dropped, "work_notes: the note was not stored"]
             return Result("rejected", reason, dropped=res.dropped, conflicts=res.conflicts)
         st.seq, st.written_hash, st.observed, st.attempted_hash = st.seq + 1, h, obs, None
+        raced = self._raced(res.mod_count, record)
+        if raced:
+            res.conflicts.append(raced)
         notes = [*res.conflicts, *dropped]
         if len(entries) > 1:
             notes.append(f"{len(entries)} journal entries carry [{marker}] (expected one)")
@@ -398,6 +404,20 @@ class WriteBack:
         res.fields = len(to_write) - len(dropped)
         res.dropped = dropped + ([notes[-1]] if len(entries) > 1 else [])
         return res
+
+    @staticmethod
+    def _raced(before: Any, record: dict[str, Any] | None) -> str | None:
+        """No conditional update exists: an update landing between our read and our write is only
+        visible afterwards, as ``sys_mod_count`` moving by more than our one write."""
+        try:
+            old, new = int(before), int((record or {}).get("sys_mod_count"))
+        except (TypeError, ValueError):
+            return None
+        if new - old <= 1:
+            return None
+        return (f"sys_mod_count went from {old} to {new} around this write: another update landed between the "
+                "read and the write (a person, or a business rule); a mapped column changed in that moment may "
+                "have been overwritten: check the record's history")
 
     def _denied(self, message: str) -> str:
         mapped = sorted({*self.wb.fields.values(), *self.wb.state_map})
