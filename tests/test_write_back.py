@@ -161,3 +161,22 @@ def test_an_update_landing_around_the_write_is_reported(h):
     rep = h.write_back()
     assert rep.conflict_count == len(h.ours())
     assert all("sys_mod_count went from" in c.text for c in rep.conflicts)
+
+
+@pytest.mark.timeout(180)
+def test_a_write_in_doubt_is_verified_in_the_journal_after_it_settles_never_sent_twice(h):
+    h.cfg.write_back.settle_seconds = 3600
+    h.sn.emu.writes.set_settings({"rate_ambiguous": 1.0, "ambiguous_mode": "status"})  # stored, then a 504
+    first = h.write_back()
+    ours = h.ours()
+    assert first.counts()["transient"] == len(ours) and all(len(h.notes(k)) == 1 for k in ours)
+    h.sn.emu.writes.set_settings({"rate_ambiguous": 0.0})
+    mark = len(h.sn.emu.log)
+    second = h.write_back()  # too early to tell: nothing is sent again
+    assert second.counts()["deferred"] == len(ours) and h.sn_writes_since(mark) == []
+    h.cfg.write_back.settle_seconds = 0
+    third = h.write_back()
+    assert third.recovered == len(ours) and third.notes_written == 0 and h.sn_writes_since(mark) == []
+    assert all(len(h.notes(k)) == 1 for k in ours)
+    rows = list(h.state.db.query("SELECT status FROM ledger WHERE entity = 'assessment_outcome'"))
+    assert {r["status"] for r in rows} == {"ok"}
