@@ -6,7 +6,15 @@ from connector.errors import ConfigError
 from connector.sync.config import parse_config
 from connector.webhooks.cli import public_url_problem
 from connector.webhooks.signature import sign, verify
-from connector.writeback.outcome import Observed, attribute_value, desired_columns, marker_for, note_text, same_value
+from connector.writeback.outcome import (
+    Observed,
+    attribute_value,
+    desired_columns,
+    fit_to_column,
+    marker_for,
+    note_text,
+    same_value,
+)
 
 OBS = Observed("cbqsrw_" + "a" * 32, "complete", 0.7249, 3, 1796000000)
 
@@ -97,3 +105,9 @@ def test_signatures_verify_the_exact_bytes_in_constant_time_under_any_current_se
 ])
 def test_the_register_command_knows_what_coverbase_delivers_to(url, ok):
     assert (public_url_problem(url) is None) is ok
+
+
+def test_a_value_is_fitted_to_an_integer_column_and_left_alone_otherwise():
+    assert fit_to_column("72.5", "integer") == "73" and fit_to_column("72.4", "longint") == "72"
+    assert fit_to_column("72.5", "decimal") == "72.5" and fit_to_column("complete", "integer") == "complete"
+    assert fit_to_column("", "integer") == ""

@@ -53,6 +53,7 @@ class WriteBack:
         self._run_id = ""
         self._dry_run = False
         self._protocol: RecordProtocol | None = None
+        self._types: dict[str, str] = {}
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -64,7 +65,7 @@ class WriteBack:
             raise FatalSyncError(f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
                                  "COVERBASE_API_KEY.") from None
         try:
-            preflight.validate(self.sn, self.cfg)
+            self._types = preflight.validate(self.sn, self.cfg)
         except ServiceNowAuthError as exc:
             raise ServiceNowAuthError(f"ServiceNow rejected the write-back credentials (HTTP {exc.status}): check "
                                       f"{self.credentials_hint}", status=exc.status, method=exc.method,
@@ -78,8 +79,6 @@ class WriteBack:
             report.outcome("skipped", "-", "-", "write_back.enabled is false in the mapping file")
             return report
         self._run_id, self._dry_run = run_id, dry_run
-        self._protocol = RecordProtocol(coverbase=self.cb, writer=self.writer, config=self.wb, table=self.table,
-                                        run_id=run_id, dry_run=dry_run, put=self._put, sleep=self._sleep)
         sn0, cb0 = self.sn.calls.total, self.cb.calls.total
         self.state.start_run(run_id, "write_back_dry_run" if dry_run else "write_back", SOURCE)
         try:
@@ -102,6 +101,9 @@ class WriteBack:
         return report
 
     def _run(self, report: WriteBackReport, keys: list[str] | None, retry_rejected: bool) -> None:
+        self._protocol = RecordProtocol(coverbase=self.cb, writer=self.writer, config=self.wb, table=self.table,
+                                        run_id=self._run_id, dry_run=self._dry_run, put=self._put, sleep=self._sleep,
+                                        column_types=self._types)
         ours = targets(self.state)
         rows = outcome_rows(self.state)
         work: list[tuple[Target, LedgerRow | None]] = []

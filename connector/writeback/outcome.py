@@ -95,6 +95,18 @@ def desired_columns(obs: Observed, cfg: WriteBackConfig) -> dict[str, str]:
     return out
 
 
+INTEGER_TYPES = frozenset({"integer", "longint"})
+
+
+def fit_to_column(value: str, internal_type: str | None) -> str:
+    """An integer column cannot hold ``72.5``: round half up, so the read-back compares like with like."""
+    if internal_type in INTEGER_TYPES:
+        number = _number(value)
+        if number is not None:
+            return str(int(number.to_integral_value(rounding="ROUND_HALF_UP")))
+    return value
+
+
 def _number(text: str) -> Decimal | None:
     try:
         value = Decimal(text)

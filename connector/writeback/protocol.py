@@ -31,7 +31,7 @@ from connector.servicenow.writer import WRITE_ROLE, ServiceNowWriter, WriteAnswe
 from connector.sync.config import WriteBackConfig
 from connector.sync.outcomes import is_fatal
 from connector.sync.state import LedgerRow, utcnow
-from connector.writeback.outcome import Observed, desired_columns, marker_for, note_text, same_value
+from connector.writeback.outcome import Observed, desired_columns, fit_to_column, marker_for, note_text, same_value
 from connector.writeback.records import OutcomeState, Target, backoff_at, outcome_row
 
 Put = Callable[..., LedgerRow]  # (row, changelog entries, *, sync) -> row
@@ -70,7 +70,8 @@ class RecordProtocol:
     """Per run: how each record is written. Thread-safe across records (one worker per record)."""
 
     def __init__(self, *, coverbase: CoverbaseClient, writer: ServiceNowWriter, config: WriteBackConfig, table: str,
-                 run_id: str, dry_run: bool, put: Put, sleep: Callable[[float], None]) -> None:
+                 run_id: str, dry_run: bool, put: Put, sleep: Callable[[float], None],
+                 column_types: dict[str, str] | None = None) -> None:
         self.cb = coverbase
         self.writer = writer
         self.wb = config
@@ -79,6 +80,7 @@ class RecordProtocol:
         self._dry_run = dry_run
         self._put = put
         self._sleep = sleep
+        self.types = column_types or {}  # from the start-up dictionary check
 
     def handle(self, t: Target, prev: LedgerRow | None, retry_rejected: bool) -> Result:
         st = OutcomeState.of(prev)
@@ -151,8 +153,9 @@ class RecordProtocol:
                 continue
             st.fields[column] = have
             if not same_value(have, want):
-                dropped.append(f"{column}: sent {want!r}, ServiceNow kept {have!r} (silently dropped: the write user "
-                               f"may not write this field, or a business rule reset it)")
+                dropped.append(f"{column}: sent {want!r}, ServiceNow holds {have!r} after a 200 (silently dropped or "
+                               "changed: the write user may not write this field, a business rule reset it, or the "
+                               "column cannot hold the value)")
         return dropped
 
     def _fail(self, t: Target, prev: LedgerRow | None, st: OutcomeState, outcome: str, reason: str,
@@ -170,7 +173,7 @@ class RecordProtocol:
 
     def _write(self, t: Target, prev: LedgerRow | None, st: OutcomeState, obs: Observed, res: Result) -> Result:
         h = obs.hash
-        desired = desired_columns(obs, self.wb)
+        desired = {c: fit_to_column(v, self.types.get(c)) for c, v in desired_columns(obs, self.wb).items()}
         to_write, matched = {}, {}
         current: dict[str, Any] | None = None
         if desired:
