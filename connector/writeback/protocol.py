@@ -133,10 +133,9 @@ class RecordProtocol:
             return None, prev
         reason = "a write in doubt was found in the journal and confirmed"
         reason += f"; {'; '.join(dropped)}" if dropped else ""
-        prev = self._put(outcome_row(t, prev, st, status="ok", run_id=self._run_id, reason=reason,
-                                           marker=p["marker"]),
-                               [_log(None, ok=True, cid=t.coverbase_id, outcome_hash=st.written_hash,
-                                     error="confirmed by reading the journal back", operation="work_note_confirmed")])
+        row = outcome_row(t, prev, st, status="ok", run_id=self._run_id, reason=reason, marker=p["marker"])
+        prev = self._put(row, [_log(None, ok=True, cid=t.coverbase_id, outcome_hash=st.written_hash,
+                                    error="confirmed by reading the journal back", operation="work_note_confirmed")])
         return None, prev
 
     def _baseline(self, st: OutcomeState, sent: dict[str, str], matched: dict[str, str],
