@@ -59,6 +59,7 @@ from connector.coverbase.models import (
     WorkflowRunRequest,
 )
 from connector.deadline import Deadline
+from connector.coverbase.webhooks import Webhook, WebhookCreate, WebhookUpdate
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
@@ -451,6 +452,21 @@ class CoverbaseClient(FindingsApi):
         except CoverbaseNotFound:
             return False
         return True
+
+    # --- webhooks (POST is not idempotent: a lost answer raises CoverbaseAmbiguousWrite) --------
+
+    def create_webhook(self, payload: WebhookCreate) -> Webhook:
+        return self._call(Webhook, "POST", "/v1/webhooks", json=payload.body())
+
+    def list_webhooks(self) -> list[Webhook]:
+        body = self._json(self._request("GET", "/v1/webhooks"), "GET", "/v1/webhooks")
+        return [Webhook.model_validate(w) for w in (body.get("data") or [])] if isinstance(body, dict) else []
+
+    def update_webhook(self, webhook_id: str, payload: WebhookUpdate) -> Webhook:
+        return self._call(Webhook, "PATCH", f"/v1/webhooks/{_seg(webhook_id)}", json=payload.body())
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", f"/v1/webhooks/{_seg(webhook_id)}")
 
 
 __all__ = ["CoverbaseClient", "CoverbaseError", "DEFAULT_API_URL"]

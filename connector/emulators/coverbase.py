@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ambiguous-first-paths", default=None,
                    help="regex: the first write of each distinct request to these paths is committed, then lost")
     f.add_argument("--faults", help="JSON object of fault settings (overrides the flags above)")
+    p.add_argument("--webhooks", help='JSON webhook settings, e.g. {"allow_loopback": true} (PUT /_emulator/webhooks)')
+    p.add_argument("--progress", help='JSON assessment progress settings, e.g. {"step_seconds": 60}')
     p.add_argument("--log-level", default="warning")
     p.add_argument("--certfile")
     p.add_argument("--keyfile")
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     emu = CoverbaseEmulator(a.api_key, foreign_api_key=a.foreign_api_key, faults=faults_from_args(a),
                             bom_entitled=not a.no_bom_entitlement, idempotency_scope=a.idempotency_scope,
                             findings_text=a.findings_text)
+    if a.webhooks:
+        emu.webhooks.set_settings(json.loads(a.webhooks))
+    if a.progress:
+        emu.progress.set_settings(json.loads(a.progress))
     serve_forever(emu.app, a.host, a.port, name="Coverbase", log_level=a.log_level,
                   certfile=a.certfile, keyfile=a.keyfile)
 

@@ -23,7 +23,9 @@ from starlette.routing import Route
 from connector.emulators import fixtures
 from connector.emulators.coverbase_findings import FindingRules
 from connector.emulators.coverbase_findings import routes as findings_routes
+from connector.emulators.coverbase_progress import AssessmentProgress
 from connector.emulators.coverbase_store import ApiProblem, CoverbaseStore, coded, invalid
+from connector.emulators.coverbase_webhooks import WebhookHub
 from connector.emulators.faults import FaultRoller, TokenBucket
 from connector.emulators.multipart_stream import MultipartError, parse_stream
 
@@ -133,6 +135,9 @@ class CoverbaseEmulator:
         self.bucket = TokenBucket(self.faults.rps_limit) if self.faults.rps_limit else None
         self.log: list[dict] = []
         self._api_requests = 0
+        # Webhook subscriptions/deliveries, and assessments moving over virtual time (their own modules).
+        self.webhooks = WebhookHub(self.store)
+        self.progress = AssessmentProgress(self.store, self.webhooks.emit)
         self.app = Starlette(routes=self._routes())
 
     # --- faults -----------------------------------------------------------------------------
@@ -230,6 +235,7 @@ class CoverbaseEmulator:
                 if org is None:
                     raise ApiProblem(401, {"detail": "Invalid or expired API key."})
                 entry["org"] = org.id
+                self.progress.tick()
                 raw = b"" if stream_body else await request.body()
                 body = None
                 if raw:
@@ -469,7 +475,9 @@ class CoverbaseEmulator:
 
         async def delete_assessment(c: Ctx):
             with s.lock:
-                return 200, s.archive_assessment(c.org.id, c.request.path_params["assessment_id"])
+                out = s.archive_assessment(c.org.id, c.request.path_params["assessment_id"])
+            self.progress.archived(out["id"])
+            return 200, out
 
         async def post_workflow_run(c: Ctx):
             with s.lock:
@@ -530,6 +538,8 @@ class CoverbaseEmulator:
             api("/v1/workflows/runs/{run_id}", get_workflow_run),
             api("/v1/workflows/{name}/run", post_workflow_run, idempotent=True),
             *findings_routes(self),
+            *self.webhooks.routes(self.api),
+            *self.progress.routes(),
             Route("/_s3/upload/{token}", self._s3_put, methods=["PUT"]),
             Route("/_s3/download/{document_id}", self._s3_get, methods=["GET"]),
             *self._admin_routes(),
@@ -641,6 +651,7 @@ class CoverbaseEmulator:
         async def clock(request: Request):
             body = await request.json()
             s.clock_offset += float(body.get("advance_seconds", 0))
+            self.progress.tick()
             return JSONResponse({"now": s.now()})
 
         async def vendor_by_hand(request: Request):

@@ -220,6 +220,76 @@ class FindingsConfig(Strict):
         return any(a == v or state_token(a) == name for a in self.archive_states)
 
 
+# Coverbase assessment attributes a write-back field mapping may name (what each one writes:
+# connector/writeback/outcome.py). score is score_percent as a percentage (72.5), score_percent as sent.
+WRITE_BACK_ATTRIBUTES = ("status", "score", "score_percent", "findings_count", "assessment_id", "updated_at")
+COVERBASE_ASSESSMENT_STATUSES = ("created", "collecting_documents", "indexing_supporting_documents",
+                                 "analyzing_questionnaire", "review_evals", "complete", "failed", "canceled")
+# Never targets of a mapping: journals have their own rules (work notes only, never comments, which
+# third-party contacts see), and system fields are ServiceNow's.
+_NOT_MAPPABLE = ("work_notes", "comments")
+
+
+class WriteBackConfig(Strict):
+    """Assessment outcomes back into ServiceNow (opt-in): a work note per change, optional fields."""
+
+    enabled: bool = False
+    table: str | None = None  # default: source.tables.assessments.table
+    fields: dict[str, str] = Field(default_factory=dict)  # Coverbase attribute -> ServiceNow column
+    # ServiceNow column (state or risk_rating) -> {Coverbase status -> ServiceNow value}; unmapped
+    # statuses leave the column alone. These columns drive ServiceNow's own process: explicit maps only.
+    state_map: dict[Literal["state", "risk_rating"], dict[str, str]] = Field(default_factory=dict)
+    concurrency: int = Field(4, ge=1, le=32)
+    # A write whose answer was lost (5xx, 202, dropped connection) is verified by reading the journal
+    # back, but only once ServiceNow can no longer be committing it (its transaction quota is 60 s).
+    settle_seconds: float = Field(120.0, ge=0, le=3600)
+    max_attempts: int = Field(4, ge=1, le=10)  # per record and run, for answers that prove nothing was written
+    max_wait_seconds: float = Field(120.0, ge=0, le=3600)  # total Retry-After waiting per record and run
+    recheck_terminal: bool = False  # also re-read assessments whose terminal outcome was already written
+    # coverbase_outcomes_sensor: how much it may poll per tick, and how fast
+    poll_batch: int = Field(25, ge=1, le=1000)
+    poll_rate_per_second: float = Field(2.0, gt=0, le=50)
+    poll_budget_seconds: float = Field(20.0, gt=0, le=45)  # inside Dagster's 60 s sensor evaluation timeout
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = sorted(set(v) - set(WRITE_BACK_ATTRIBUTES))
+        if bad:
+            raise ValueError(f"unknown Coverbase attribute(s) {bad}; choose from {list(WRITE_BACK_ATTRIBUTES)}")
+        cols = [c for c in v.values() if c in _NOT_MAPPABLE or c.startswith("sys_") or c in ("state", "risk_rating")]
+        if cols:
+            raise ValueError(f"column(s) {sorted(cols)} cannot be mapped: work notes are written on their own, "
+                             "comments never (third-party contacts see them), system fields are ServiceNow's, and "
+                             "state / risk_rating only through write_back.state_map")
+        dup = sorted({c for c in v.values() if list(v.values()).count(c) > 1})
+        if dup:
+            raise ValueError(f"column(s) {dup} mapped from more than one attribute")
+        return v
+
+    @field_validator("state_map", mode="before")
+    @classmethod
+    def _values_as_text(cls, v: Any) -> Any:
+        # YAML reads `complete: 5` as a number; ServiceNow values are strings on the wire.
+        if isinstance(v, dict):
+            return {k: ({s: (str(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x)
+                         for s, x in m.items()} if isinstance(m, dict) else m) for k, m in v.items()}
+        return v
+
+    @field_validator("state_map")
+    @classmethod
+    def _state_map(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for column, values in v.items():
+            bad = sorted(set(values) - set(COVERBASE_ASSESSMENT_STATUSES))
+            if bad:
+                raise ValueError(f"{column}: unknown Coverbase status(es) {bad}; choose from "
+                                 f"{list(COVERBASE_ASSESSMENT_STATUSES)}")
+            empty = sorted(k for k, x in values.items() if not str(x).strip())
+            if empty:
+                raise ValueError(f"{column}: empty ServiceNow value for {empty} (a choice field is not cleared by '')")
+        return v
+
+
 class ThresholdsConfig(Strict):
     breaker_archive_share: float = Field(0.2, ge=0, le=1)
     breaker_update_share: float = Field(0.5, ge=0, le=1)
@@ -252,6 +322,7 @@ class ConnectorConfig(Strict):
     findings: FindingsConfig = Field(default_factory=FindingsConfig)
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
+    write_back: WriteBackConfig = Field(default_factory=WriteBackConfig)
 
 
 def _explain(exc: ValidationError, where: str) -> str:

@@ -94,7 +94,24 @@ def _m003_repairs_and_bom_verdicts(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE staging SET kind_version = NULL WHERE stream = 'attachments' AND kind = 'document'")
 
 
-MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids), (3, _m003_repairs_and_bom_verdicts)]
+
+
+def _m005_write_back(db: sqlite_utils.Database) -> None:
+    """Write-back of assessment outcomes (issue 15): verified Coverbase webhook events (deduplicated by
+    event id; nudges the outcomes sensor acts on) and the sensor's round-robin of polled assessments.
+    The write-back's own state is in ``ledger`` (entity ``assessment_outcome``) and ``changelog``."""
+    db.execute("""CREATE TABLE webhook_events (
+        event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, assessment_id TEXT, old_status TEXT,
+        new_status TEXT, occurred_at INTEGER, received_at TEXT NOT NULL, signature_sha256 TEXT NOT NULL,
+        deliveries INTEGER NOT NULL DEFAULT 1, last_delivery_at TEXT, processed_at TEXT, outcome TEXT)""")
+    db.execute("CREATE INDEX webhook_events_open ON webhook_events (event_type, processed_at)")
+    db.execute("""CREATE TABLE outcome_polls (
+        assessment_id TEXT PRIMARY KEY, source_key TEXT NOT NULL, polled_at TEXT NOT NULL,
+        observed_hash TEXT, observed_status TEXT, error TEXT)""")
+
+
+MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids), (3, _m003_repairs_and_bom_verdicts),
+              (5, _m005_write_back)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
