@@ -13,7 +13,7 @@ from connector.sync.canonical import _norm
 
 ENTITY_OF_ASSET = {name: entity for name, (entity, _, _) in PUSH.items()}
 LEDGER_ENTITY = {"users": "user", "vendors": "vendor", "services": "service", "documents": "document",
-                 "boms": "bom", "assessments": "assessment"}
+                 "boms": "bom", "assessments": "assessment", "findings": "finding"}
 COMPARED = ("name", "website", "description", "hq_location", "relationship_owner_ids")
 
 

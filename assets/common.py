@@ -124,6 +124,13 @@ def push_metadata(rep: EntityReport, dry_run: bool) -> dict:
         # The same records as data, for the rejected_share check and for tools reading the event log.
         "problems": dg.MetadataValue.json([p.__dict__ for p in rep.problems]),
     })
+    for kind in sorted(rep.attention):  # e.g. findings awaiting confirmation, changes not propagated
+        out[kind] = len(rep.attention[kind])
+        out[f"{kind}_records"] = dg.MetadataValue.md(rep.attention_markdown(kind))
+    if rep.warning_count:  # advice: delivered, but worth a look (BOM schema findings, Coverbase's parse verdict)
+        out["warnings"] = dg.MetadataValue.md(rep.notes_markdown(rep.warnings, rep.warning_count, "warning"))
+    if rep.repair_count:  # repaired rather than refused (file names, empty names); originals are in the ledger
+        out["repairs"] = dg.MetadataValue.md(rep.notes_markdown(rep.repairs, rep.repair_count, "repair"))
     if dry_run:
         out["samples"] = dg.MetadataValue.json(rep.samples)
     return out

@@ -14,14 +14,16 @@ from assets.extract import extraction_assets, preflight_checks  # noqa: E402
 from assets.jobs import migrate, sync_all, sync_all_schedule  # noqa: E402
 from assets.push import push_assets  # noqa: E402
 from assets.resources import default_resources  # noqa: E402
+from assets.write_back import coverbase_outcomes_sensor, servicenow_assessment_outcomes, write_back  # noqa: E402
 
 
 def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[preflight_checks, *extraction_assets, *push_assets],
+        assets=[preflight_checks, *extraction_assets, *push_assets, servicenow_assessment_outcomes],
         asset_checks=asset_checks,
-        jobs=[sync_all, migrate],
+        jobs=[sync_all, migrate, write_back],
         schedules=[sync_all_schedule],
+        sensors=[coverbase_outcomes_sensor],
         resources=resources if resources is not None else default_resources(),
         executor=dg.in_process_executor,
     )

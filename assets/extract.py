@@ -23,6 +23,8 @@ STREAMS = {
                        "plus the companies they point at that are not vendors."),
     "sn_assessments": (("assessments", "templates"), "ServiceNow TPRM assessments (`sn_vdr_risk_asmt_assessment`) "
                        "and their templates."),
+    "sn_issues": (("issues",), "ServiceNow TPRM issues (`sn_vdr_risk_asmt_issue`, plus any `issues_<name>` tables of the "
+                  "mapping); deletions are found by a full id sweep."),
     "sn_attachments": (("attachments",), "Attachment metadata of vendors, engagements and assessments; new or "
                        "changed files are probed to tell SBOMs (by content) from documents; deletions are found "
                        "by a full id sweep."),

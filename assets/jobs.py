@@ -22,8 +22,8 @@ from connector.sync.outcomes import is_fatal
 
 sync_all = dg.define_asset_job(
     "sync_all", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor, tags=run_tags(),
-    description="Extract ServiceNow into the staging tables and push users, vendors, services, documents, BOMs "
-                "and assessments to Coverbase, with the asset checks. Set resources.sync_options.config.dry_run "
+    description="Extract ServiceNow into the staging tables and push users, vendors, services, documents, BOMs, "
+                "assessments and findings to Coverbase, with the asset checks. Set resources.sync_options.config.dry_run "
                 "to plan without writing.",
 )
 

@@ -22,10 +22,15 @@ PUSH = {
                             "Attachments streamed into `POST /v1/documents`, content-addressed by sha256; deleted "
                             "attachments are archived."),
     "coverbase_boms": ("boms", ["coverbase_services", "sn_attachments"],
-                       "CycloneDX / SPDX SBOMs (detected by content, validated) through the BOM upload flow."),
+                       "CycloneDX / SPDX SBOMs (detected by content; schema findings are warnings) through the BOM "
+                       "upload flow; Coverbase's parse status read back."),
     "coverbase_assessments": ("assessments", ["coverbase_documents", "coverbase_services", "sn_assessments"],
                               "Assessments started with idempotency keys derived from the source record; "
                               "cancelled ones archived."),
+    "coverbase_findings": ("findings", ["coverbase_assessments", "sn_issues"],
+                           "ServiceNow issues as findings on their assessment or vendor, exactly once (write-ahead "
+                           "baseline, read-back after an ambiguous create); status and due date PATCHed; deleted or "
+                           "cancelled ones archived."),
 }
 
 

@@ -55,6 +55,9 @@ class ServiceNowResource(dg.ConfigurableResource):
     password: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    # Optional separate user for the write-back (SERVICENOW_WRITE_USERNAME / _PASSWORD); else the read user.
+    write_username: str | None = None
+    write_password: str | None = None
     max_concurrency: int = 4
     timeout_seconds: float = 120.0
     ca_bundle: str | None = None
@@ -67,6 +70,18 @@ class ServiceNowResource(dg.ConfigurableResource):
         if not self.instance_url:
             raise ConfigError("SERVICENOW_INSTANCE_URL is not set")
         return ServiceNowClient(self.instance_url, username=self.username or None, password=self.password or None,
+                                client_id=self.client_id or None, client_secret=self.client_secret or None,
+                                timeout=self.timeout_seconds, max_concurrency=self.max_concurrency,
+                                ca_bundle=self.ca_bundle, deadline=deadline)
+
+    def write_client(self, deadline: Deadline | None = None) -> ServiceNowClient:
+        """The write-back's client: the write user when one is set (with OAuth, its password grant), else
+        the read credentials."""
+        if not (self.write_username and self.write_password):
+            return self.client(deadline)
+        if not self.instance_url:
+            raise ConfigError("SERVICENOW_INSTANCE_URL is not set")
+        return ServiceNowClient(self.instance_url, username=self.write_username, password=self.write_password,
                                 client_id=self.client_id or None, client_secret=self.client_secret or None,
                                 timeout=self.timeout_seconds, max_concurrency=self.max_concurrency,
                                 ca_bundle=self.ca_bundle, deadline=deadline)
@@ -123,7 +138,9 @@ def default_resources() -> dict[str, Any]:
         "servicenow": ServiceNowResource(instance_url=_env("SERVICENOW_INSTANCE_URL", ""),
                                          username=_env("SERVICENOW_USERNAME"), password=_env("SERVICENOW_PASSWORD"),
                                          client_id=_env("SERVICENOW_CLIENT_ID"),
-                                         client_secret=_env("SERVICENOW_CLIENT_SECRET")),
+                                         client_secret=_env("SERVICENOW_CLIENT_SECRET"),
+                                         write_username=_env("SERVICENOW_WRITE_USERNAME"),
+                                         write_password=_env("SERVICENOW_WRITE_PASSWORD")),
         "ledger": LedgerResource(state_db=_env("CONNECTOR_STATE_DB", DEFAULT_PATH),
                                  config_path=_env("CONNECTOR_CONFIG")),
         "sync_options": SyncOptionsResource(),

@@ -196,6 +196,7 @@ def main() -> None:
     p.add_argument("--rate-limit", type=float, default=50.0)
     p.add_argument("--rate-dataset", default="medium")
     p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--skip-bom-rss", action="store_true")
     a = p.parse_args()
     cfg = ConnectorConfig()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -216,6 +217,12 @@ def main() -> None:
         print("peak RSS growth for a 100 MiB document ...", flush=True)
         results["rss"] = rss(cb_url, sn_url)
         print(json.dumps(results["rss"]), flush=True)
+
+        if not a.skip_bom_rss:
+            print("peak RSS growth for a generated 100 MiB CycloneDX JSON (bench/bom_rss.py) ...", flush=True)
+            r = subprocess.run([PY, "bench/bom_rss.py"], cwd=REPO, capture_output=True, text=True, check=True)
+            results["bom_rss"] = json.loads((REPO / "bench" / "out" / "bom_rss.json").read_text())
+            print(r.stdout.strip().split("=== figures ===")[0].strip(), flush=True)
 
         if not a.skip_naive:
             print("naive sequential baseline ...", flush=True)
@@ -263,6 +270,9 @@ def main() -> None:
           f"(target >= 90%), {r['responses_429']} responses 429")
     print(f"peak RSS growth, 100 MiB document: client upload {results['rss']['client_upload']['rss_growth_mib']} MiB, "
           f"sync path (download, spool, upload) {results['rss']['sync_path']['rss_growth_mib']} MiB (target < 32 MiB)")
+    for r in results.get("bom_rss", []):
+        print(f"peak RSS growth, generated 100 MiB CycloneDX JSON ({r['variant']}): detection, streamed read, "
+              f"skipped validation, upload {r['rss_growth_mib']} MiB (target < 64 MiB)")
 
 
 if __name__ == "__main__":

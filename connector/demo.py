@@ -118,14 +118,14 @@ def _summary(state: Path, cb_url: str) -> None:
     for entity, status, n in conn.execute("SELECT entity, status, COUNT(*) FROM ledger GROUP BY entity, status"):
         counts.setdefault(entity, Counter())[status] = n
     conn.close()
-    order = ["user", "vendor", "service", "document", "bom", "assessment"]
+    order = ["user", "vendor", "service", "document", "bom", "assessment", "finding"]
     print(f"{'entity':<12}{'in Coverbase':>14}  ledger outcome")
     cb = _get(f"{cb_url}/_emulator/state")
     org = next(iter(cb.values()))
     held = {"user": len(org["users"]), "vendor": len(org["vendors"]),
             "service": sum(len(v["services"]) for v in org["vendors"]),
             "document": sum(1 for d in org["documents"] if not d["is_archived"]), "bom": len(org["boms"]),
-            "assessment": len(org["assessments"])}
+            "assessment": len(org["assessments"]), "finding": sum(1 for f in org["findings"] if not f["is_archived"])}
     for entity in order:
         c = counts.get(entity, Counter())
         detail = ", ".join(f"{s} {n}" for s, n in sorted(c.items(), key=lambda kv: -kv[1]))

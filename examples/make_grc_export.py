@@ -2,8 +2,8 @@
 
     python examples/make_grc_export.py [folder]
 
-Deterministic: 30 vendors, their services and assessments, a users table, 12 documents and one
-CycloneDX SBOM. Formats are mixed on purpose (CSV, XLSX, JSON) to show the source reads them all.
+Deterministic: 30 vendors, their services and assessments, a users table, 20 issues, 12 documents and
+one CycloneDX SBOM. Formats are mixed on purpose (CSV, XLSX, JSON) to show the source reads them all.
 """
 
 import csv
@@ -85,6 +85,34 @@ def main(out: Path) -> None:
         w = csv.DictWriter(fh, fieldnames=list(assessments[0]))
         w.writeheader()
         w.writerows(assessments)
+    write_issues(out)
+
+
+ISSUES = ["SOC 2 Type II report missing", "Pen-test finding open: outdated TLS", "No MFA on admin accounts",
+          "Subprocessor list out of date", "DPA not signed", "Business continuity plan not tested"]
+STATES = ["New", "Analyze", "Respond", "Review", "Closed Complete", "Cancelled"]
+
+
+def write_issues(out: Path) -> None:
+    """issues.csv: open points raised on vendors, their services and their assessments."""
+    rng = random.Random(43)
+    rows = []
+    for i in range(20):
+        v = i % 30
+        row = {"id": f"I-{3001 + i}", "number": f"ISS-{3001 + i}", "title": ISSUES[i % len(ISSUES)],
+               "description": "Raised in the 2026 review." if i % 3 else "", "state": STATES[i % len(STATES)],
+               "due_date": f"2026-12-{1 + rng.randrange(28):02d}" if i % 4 else "",
+               "vendor_id": f"V-{1001 + v}", "service_id": "", "assessment_id": ""}
+        if i % 5 == 1:
+            row["service_id"] = f"S-{1001 + v}-1"
+        if i % 5 == 2 and v % 2 == 0:
+            row["assessment_id"] = f"A-{2001 + v}"
+        rows.append(row)
+    rows[7]["title"] = ""  # titled with its number
+    with open(out / "issues.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
 
 
 if __name__ == "__main__":

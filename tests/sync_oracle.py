@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from datetime import UTC, datetime
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +20,8 @@ from connector.emulators.sn_dataset import Dataset
 
 ENG = "sn_vdr_risk_asmt_vendor_engagement"
 ASMT = "sn_vdr_risk_asmt_assessment"
+ISSUE = "sn_vdr_risk_asmt_issue"
+_MARKER = re.compile(r"\(sys_id ([0-9a-f]{32})\)\s*$")
 
 
 def _email_ok(e: str) -> bool:
@@ -37,6 +41,8 @@ class Expected:
     document_content: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # sys_id -> (vendor, name, sha256)
     boms: dict[str, str] = field(default_factory=dict)
     assessments: dict[str, str] = field(default_factory=dict)  # assessment sys_id -> vendor sys_id
+    # issue sys_id -> (title, "vendor" | "assessment", vendor or assessment sys_id, due date in Unix seconds)
+    findings: dict[str, tuple[str, str, str, int | None]] = field(default_factory=dict)
 
 
 def expected(ds: Dataset, *, ineligible=("closed", "cancelled", "canceled")) -> Expected:
@@ -48,7 +54,8 @@ def expected(ds: Dataset, *, ineligible=("closed", "cancelled", "canceled")) -> 
             out.vendors[sid] = r["name"].strip()
     engs = ds.tables[ENG]
     for sid, r in engs.items():
-        if r["name"].strip() and r["vendor"] in out.vendors:
+        # An engagement without a name is named after its number (a repair, not a refusal).
+        if (r["name"].strip() or r.get("number", "").strip()) and r["vendor"] in out.vendors:
             out.services[sid] = r["vendor"]
     asmts = ds.tables[ASMT]
     for sid, r in asmts.items():
@@ -57,6 +64,21 @@ def expected(ds: Dataset, *, ineligible=("closed", "cancelled", "canceled")) -> 
         if r["engagement"] and r["engagement"] not in out.services:
             continue
         out.assessments[sid] = r["vendor"]
+    for sid, r in ds.tables.get(ISSUE, {}).items():
+        title = r["short_description"].strip() or r["number"].strip()
+        if not title or r["state"] == "7":  # no title: invalid; cancelled: never created
+            continue
+        due = int(datetime.strptime(r["due_date"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()) \
+            if r["due_date"] else None
+        a = r["assessment"]
+        if a in out.assessments:
+            out.findings[sid] = (title, "assessment", a, due)
+            continue
+        if a in asmts and asmts[a]["state"] not in ineligible:
+            continue  # an assessment that will be created once its vendor syncs: the issue waits for it
+        vendor = r["vendor"] or engs.get(r["engagement"], {}).get("vendor") or asmts.get(a, {}).get("vendor")
+        if vendor in out.vendors:
+            out.findings[sid] = (title, "vendor", vendor, due)
     refs = set()
     for r in companies.values():
         if r["vendor"] == "true":
@@ -91,8 +113,9 @@ def expected(ds: Dataset, *, ineligible=("closed", "cancelled", "canceled")) -> 
             size = int(row["size_bytes"])
         except ValueError:
             continue  # metadata that does not parse: the record is invalid, never uploaded
-        name = row["file_name"]
-        if size == 0 or size > MAX_DOCUMENT_BYTES or "/" in name or "\\" in name:
+        # A file name is a label in Coverbase: the last path component, without leading dots or spaces.
+        name = re.split(r"[/\\]", row["file_name"])[-1].lstrip(". ").rstrip()
+        if size == 0 or size > MAX_DOCUMENT_BYTES:
             continue
         content = b"".join(blob.chunks())
         if row["hash"] and hashlib.sha256(content).hexdigest() != row["hash"]:
@@ -102,8 +125,7 @@ def expected(ds: Dataset, *, ineligible=("closed", "cancelled", "canceled")) -> 
         except ValueError:
             doc = None
         if isinstance(doc, dict) and (doc.get("bomFormat") == "CycloneDX" or "spdxVersion" in doc):
-            if isinstance(doc.get("version", 1), int) and all(c.get("name") for c in doc.get("components", [])):
-                out.boms[sid] = vendor
+            out.boms[sid] = vendor  # well-formed: delivered, whatever its schema says (Coverbase judges)
             continue
         if name.rsplit(".", 1)[-1].lower() in DOCUMENT_EXTENSIONS:
             out.documents[sid] = vendor
@@ -139,6 +161,38 @@ def assert_end_state(h) -> None:
     assert Counter(by_cb_vendor[b["vendor_id"]] for b in st["boms"]) == Counter(exp.boms.values())
     assert Counter(by_cb_vendor[a["vendor_id"]] for a in st["assessments"] if not a["is_archived"]) == \
         Counter(exp.assessments.values())
+    assert_findings(h, exp)
+
+
+def issue_of(finding: dict) -> str | None:
+    """The ServiceNow issue a finding was made from: its body's last line names it."""
+    m = _MARKER.search(finding.get("body") or "")
+    return m.group(1) if m else None
+
+
+def assert_findings(h, exp: Expected, *, status_map: dict[str, str] | None = None) -> None:
+    """Each expected issue is exactly one live finding, on the right target, with its title, due date
+    and (when a status map is given) status; no other live finding made from an issue."""
+    st = h.cb_state()
+    vendors = {v["id"]: v["external_id"] for v in st["vendors"]}
+    assessments = {a["id"]: a for a in st["assessments"]}
+    asmt_rows = h.sn.emu.ds.tables[ASMT]
+    issues = h.sn.emu.ds.tables.get(ISSUE, {})
+    live = [f for f in st["findings"] if not f["is_archived"] and issue_of(f)]
+    made = Counter(issue_of(f) for f in live)
+    assert not [k for k, n in made.items() if n > 1], "duplicate findings"
+    assert set(made) == set(exp.findings), (sorted(set(made) - set(exp.findings)), sorted(set(exp.findings) - set(made)))
+    for f in live:
+        key = issue_of(f)
+        title, kind, target, due = exp.findings[key]
+        assert f["title"] == title and f["due_date"] == due, (key, f)
+        if kind == "vendor":
+            assert f["assessment_id"] is None and vendors[f["vendor_id"]] == target, (key, f)
+        else:
+            a = assessments[f["assessment_id"]]
+            assert vendors[a["vendor_id"]] == asmt_rows[target]["vendor"] and a["name"] == asmt_rows[target]["name"]
+        if status_map is not None:
+            assert f["finding_status_id"] == status_map.get(issues[key]["state"]), (key, f)
 
 
 def assert_no_duplicates_and_ledger_consistent(cb_state: dict, ledger_rows: list[dict]) -> None:
@@ -156,7 +210,15 @@ def assert_no_duplicates_and_ledger_consistent(cb_state: dict, ledger_rows: list
     ids = {"vendor": {v["id"] for v in vendors}, "service": {s["id"] for s in services},
            "document": {d["id"] for d in docs}, "bom": {b["id"] for b in boms},
            "assessment": {a["id"] for a in live}, "user": {u["id"] for u in cb_state["users"]}}
+    made = [f for f in cb_state.get("findings", []) if issue_of(f)]  # made from an issue (not by hand)
+    live_made = Counter(issue_of(f) for f in made if not f["is_archived"])
+    assert not [k for k, n in live_made.items() if n > 1], "duplicate findings"
+    ids["finding"] = {f["id"] for f in made if not f["is_archived"]}
     synced = {e: {r["coverbase_id"] for r in ledger_rows if r["entity"] == e and r["status"] == "ok"} for e in ids}
+    every_finding = {f["id"] for f in cb_state.get("findings", [])}
+    assert synced["finding"] <= every_finding, f"ledger says synced but Coverbase lacks findings: " \
+                                                f"{synced['finding'] - every_finding}"
+    synced["finding"] &= ids["finding"]  # archived with their assessment: still the ledger's
     for entity, held in ids.items():
         assert synced[entity] <= held, f"ledger says synced but Coverbase lacks {entity}: {synced[entity] - held}"
         if entity != "user":  # users may pre-exist in the org

@@ -52,9 +52,13 @@ BAD_CONFIGS = [
     ("wrong type", "sync:\n  concurrency: lots\n", "sync.concurrency"),
     ("out of range", "sync:\n  concurrency: 0\n", "greater than or equal to 1"),
     ("status id of the wrong kind", "vendors:\n  status_map: {active: Active}\n", "cbst_"),
+    ("finding status id of the wrong kind", "findings:\n  status_map: {'1': Open}\n", "finding status ids (cbst_"),
+    ("unknown issue field in findings.columns", "findings:\n  columns: {sn_grc_issue: {vendr: u_x}}\n",
+     "unknown issue field(s) ['vendr']"),
     ("table without cursor fields", "source:\n  tables:\n    vendors: {table: core_company, fields: [sys_id, name]}\n",
      "sys_updated_on"),
     ("binary file", b"\xff\xfe\x00garbage", "not UTF-8"),
+    ("unknown BOM validation mode", "boms:\n  validation: strcit\n", "boms.validation: Input should be 'strict' or 'lenient'"),
 ]
 
 

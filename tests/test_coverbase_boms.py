@@ -26,14 +26,72 @@ def upload(cb, v, body: bytes, name="sbom.json", service_ids=None):
                                    extension="json", service_ids=service_ids))
 
 
-def test_create_answers_pending_then_the_parse_shows_components(cb, vendor):
+def test_create_answers_pending_then_reads_see_parsing_then_the_parse_with_components(cb, vendor):
     v, s = vendor
     bom = upload(cb, v, json.dumps(CDX).encode(), service_ids=[s.id])
     assert bom.parse_status == "pending" and bom.format == "unknown" and bom.components is None
+    first = cb.latest_bom(vendor_id=v.id)  # parsing is asynchronous: the first read sees it under way
+    assert first.id == bom.id and first.parse_status == "parsing" and first.component_count == 0
     latest = cb.latest_bom(vendor_id=v.id)
     assert latest.id == bom.id and latest.parse_status == "parsed" and latest.format == "cyclonedx"
     assert latest.component_count == 2 and latest.spec_version == "1.5" and len(latest.components) == 2
     assert cb.latest_bom(service_id=s.id).id == bom.id
+
+
+def test_the_number_of_reads_before_the_verdict_is_set_through_the_admin_route(coverbase, cb, vendor):
+    v, _ = vendor
+    with coverbase.admin() as admin:
+        admin.post("/_emulator/bom_parse", json={"reads": 3}).raise_for_status()
+    bom = upload(cb, v, json.dumps(CDX).encode())
+    assert [cb.get_bom(bom.id).parse_status for _ in range(4)] == ["parsing", "parsing", "parsing", "parsed"]
+    coverbase.emu.store.bom_parse_reads = 0
+    assert cb.get_bom(upload(cb, v, json.dumps(CDX).encode()).id).parse_status == "parsed"
+
+
+def test_inspecting_the_emulator_state_does_not_advance_a_parse(coverbase, cb, vendor):
+    v, _ = vendor
+    bom = upload(cb, v, json.dumps(CDX).encode())
+    for _ in range(3):
+        assert coverbase.state()["boms"][0]["parse_status"] == "pending"
+    assert cb.get_bom(bom.id).parse_status == "parsing"
+
+
+VERDICTS = [
+    ("CycloneDX XML", b'<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.4" version="1"/>',
+     "unsupported", None),
+    ("SPDX tag-value", b"SPDXVersion: SPDX-2.2\nDataLicense: CC0-1.0\n", "unsupported", None),
+    ("JSON that is not a BOM", b'{"feature_flags": {}}', "unsupported", None),
+    ("JSON that does not parse", b'{"bomFormat": "CycloneDX", "specVer', "failed", "invalid JSON"),
+    ("a component without a name", json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5",
+                                              "components": [{"type": "library"}]}).encode(), "failed",
+     "without a name"),
+    ("fractional-second timestamps and a dashless serial", json.dumps({
+        "bomFormat": "CycloneDX", "specVersion": "1.5", "serialNumber": "urn:uuid:" + "ab" * 16,
+        "metadata": {"timestamp": "2022-10-15T14:03:51.503859Z"},
+        "components": [{"type": "library", "name": "x", "components": [{"type": "library", "name": "y"}]}]}).encode(),
+     "parsed", None),
+]
+
+
+@pytest.mark.parametrize("what,body,status,error", VERDICTS, ids=[v[0] for v in VERDICTS])
+def test_the_parse_verdict_is_what_a_tolerant_parser_of_cyclonedx_and_spdx_json_gives(coverbase, cb, vendor, what,
+                                                                                      body, status, error):
+    v, _ = vendor
+    coverbase.emu.store.bom_parse_reads = 0
+    bom = cb.get_bom(upload(cb, v, body).id)
+    assert bom.parse_status == status
+    assert (error or "") in (bom.parse_error or "")
+    if status == "parsed":
+        assert bom.component_count == 2 and bom.serial_number == "urn:uuid:" + "ab" * 16
+
+
+def test_a_bom_larger_than_what_the_emulator_keeps_in_memory_is_parsed_from_its_spill_file(coverbase, cb, vendor):
+    v, _ = vendor
+    coverbase.emu.store.keep_file_bytes = 1024
+    coverbase.emu.store.bom_parse_reads = 0
+    doc = dict(CDX, components=[{"type": "library", "name": f"lib{i}", "version": "1.0"} for i in range(500)])
+    bom = cb.get_bom(upload(cb, v, json.dumps(doc).encode()).id)
+    assert bom.parse_status == "parsed" and bom.component_count == 500
 
 
 def test_upload_target_is_requested_without_leaking_the_key(coverbase, cb, vendor):
@@ -72,6 +130,7 @@ def test_spdx_is_parsed(cb, vendor):
             "documentNamespace": "https://acme.example/spdx/1", "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: x"]},
             "packages": [{"SPDXID": "SPDXRef-1", "name": "openssl", "versionInfo": "3.0.13", "downloadLocation": "NOASSERTION"}]}
     upload(cb, v, json.dumps(spdx).encode())
+    cb.latest_bom(vendor_id=v.id)  # parsing
     latest = cb.latest_bom(vendor_id=v.id)
     assert latest.format == "spdx" and latest.component_count == 1 and latest.spec_version == "SPDX-2.3"
 

@@ -60,7 +60,7 @@ def test_killed_runs_resume_without_duplicates_or_losses(tmp_path, dataset, kill
     rng = random.Random(seed)
     exp = expected(sn.emu.ds)
     total_writes = len(exp.users) + len(exp.vendors) + len(exp.services) + len(exp.documents) + len(exp.boms) + \
-        len(exp.assessments)
+        len(exp.assessments) + len(exp.findings)
     killed_at = []
 
     def writes() -> int:
@@ -92,6 +92,57 @@ def test_killed_runs_resume_without_duplicates_or_losses(tmp_path, dataset, kill
         assert_no_duplicates_and_ledger_consistent(cb.state(), ledger)
         assert_end_state(_H(cb, sn))
         assert sum(1 for n in killed_at if n > 0) >= kills - 1, f"kills did not land mid-sync: {killed_at}"
+    finally:
+        cb.server.stop()
+        sn.server.stop()
+
+
+def _finish(env: dict) -> subprocess.CompletedProcess:
+    for _ in range(2):
+        done = subprocess.run([DAGSTER, "job", "execute", "-m", "assets.definitions", "-j", "sync_all"], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode == 0:
+            break
+    return done
+
+
+@pytest.mark.timeout(900)
+def test_killed_while_pushing_findings_resumes_without_duplicate_or_lost_findings(tmp_path):
+    """Findings ignore Idempotency-Key: a kill between a POST and the ledger commit must be resolved by
+    reading the target back, never by a second POST."""
+    cb = start_coverbase(faults={"latency_ms": 4})
+    sn = start_servicenow("small")
+    env = _env(tmp_path, cb, sn)
+    rng = random.Random(14)
+    exp = expected(sn.emu.ds)
+
+    def posts(status: int | None = None) -> int:
+        return sum(1 for e in list(cb.emu.log) if e["method"] == "POST" and e["path"] == "/v1/findings"
+                   and (status is None or e["status"] == status))
+
+    killed_at = []
+    try:
+        for _ in range(3):
+            before = posts()
+            target = before + rng.randint(1, max(1, (len(exp.findings) - before) // 3))
+            proc = _start(env)
+            deadline = time.monotonic() + 300
+            while posts() < target and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)  # waiting for progress (bounded), not for a race
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            killed_at.append(posts() - before)
+        done = _finish(env)
+        assert done.returncode == 0, done.stdout[-3000:]
+        conn = sqlite3.connect(tmp_path / "state.db")
+        conn.row_factory = sqlite3.Row
+        ledger = [dict(r) for r in conn.execute("SELECT * FROM ledger")]
+        conn.close()
+        assert_no_duplicates_and_ledger_consistent(cb.state(), ledger)
+        assert_end_state(_H(cb, sn))
+        assert posts(201) == len(exp.findings), "a finding was created twice (or not at all)"
+        assert sum(1 for n in killed_at if n > 0) >= 2, f"kills did not land among the findings: {killed_at}"
     finally:
         cb.server.stop()
         sn.server.stop()

@@ -72,10 +72,13 @@ def test_dagster_dev_serves_assets_jobs_schedule_and_checks(dev_server):
     assert {"sync_all", "migrate"} <= {j["name"] for j in repo["jobs"]}
     assert repo["schedules"] == [{"name": "sync_all_schedule", "cronSchedule": "0 * * * *"}]
     nodes = {"/".join(n["assetKey"]["path"]): n for n in repo["assetNodes"]}
-    extract = ["sn_users", "sn_vendors", "sn_vendor_contacts", "sn_engagements", "sn_assessments", "sn_attachments"]
+    extract = ["sn_users", "sn_vendors", "sn_vendor_contacts", "sn_engagements", "sn_assessments", "sn_issues",
+               "sn_attachments"]
     push = ["coverbase_users", "coverbase_vendors", "coverbase_services", "coverbase_documents", "coverbase_boms",
-            "coverbase_assessments"]
-    assert set(nodes) == {"preflight_checks", *extract, *push}
+            "coverbase_assessments", "coverbase_findings"]
+    assert set(nodes) == {"preflight_checks", *extract, *push, "servicenow_assessment_outcomes"}
+    assert nodes["servicenow_assessment_outcomes"]["pools"] == ["coverbase_writer"]
+    assert "write_back" in {j["name"] for j in repo["jobs"]}
     assert all(nodes[a]["isPartitioned"] and nodes[a]["groupName"] == "servicenow_extract" for a in extract)
     assert all(nodes[a]["pools"] == ["coverbase_writer"] and "coverbase" in nodes[a]["kinds"] for a in push)
     checks = {(a, c["name"], c["blocking"]) for a in push for c in nodes[a]["assetChecksOrError"]["checks"]}

@@ -44,7 +44,8 @@ def test_sync_all_materializes_every_asset_with_outcome_counts(env):
     meta = materializations(result)
     assert set(meta) >= {"preflight_checks", "sn_users", "sn_vendors", "sn_vendor_contacts", "sn_engagements",
                          "sn_assessments", "sn_attachments", "coverbase_users", "coverbase_vendors",
-                         "coverbase_services", "coverbase_documents", "coverbase_boms", "coverbase_assessments"}
+                         "coverbase_services", "coverbase_documents", "coverbase_boms", "coverbase_assessments",
+                         "sn_issues", "coverbase_findings"}
     v = meta["coverbase_vendors"]
     assert v["created"] == len(exp.vendors) and v["invalid"] == 2 and v["rejected"] == 0
     assert v["api_calls"] >= len(exp.vendors)
@@ -52,13 +53,14 @@ def test_sync_all_materializes_every_asset_with_outcome_counts(env):
     assert meta["coverbase_documents"]["created"] == len(exp.documents)
     assert meta["coverbase_boms"]["created"] == len(exp.boms)
     assert meta["coverbase_assessments"]["created"] == len(exp.assessments)
+    assert meta["coverbase_findings"]["created"] == len(exp.findings)
     assert meta["coverbase_users"]["rejected"] == 2 and "user_exists" in meta["coverbase_users"]["rejected_records"]
     assert meta["sn_vendors"]["records_read"] > 0 and meta["sn_vendors"]["mode"] == "incremental"
     checks = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
     assert checks[("coverbase_vendors", "no_duplicate_external_ids")]
     assert checks[("coverbase_vendors", "drift_against_ledger")]
     assert all(checks[(f"coverbase_{e}", "rejected_share")] for e in
-               ("users", "vendors", "services", "documents", "boms", "assessments"))
+               ("users", "vendors", "services", "documents", "boms", "assessments", "findings"))
 
 
 def test_dry_run_on_sync_all_writes_nothing(env):

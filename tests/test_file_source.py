@@ -50,6 +50,11 @@ def test_the_sample_export_migrates_and_a_rerun_is_a_no_op(coverbase, tmp_path):
     assert any(u["email"] == "risk.office@example-buyer.com" for u in st["users"])
     report = result.output_for_node("migrate_op")
     assert report["entities"]["vendors"]["outcomes"]["created"] == 30
+    findings = st["findings"]  # 20 issues, 3 of them cancelled: never created
+    assert len(findings) == 17 and sum(1 for f in findings if f["assessment_id"]) == 2
+    assert any(f["title"] == "ISS-3008" for f in findings)  # empty title: its number
+    assert all(f["body"].endswith(")") and "(key I-" in f["body"] for f in findings)
+    assert report["entities"]["findings"]["outcomes"]["skipped"] == 3
     mark = len(coverbase.emu.log)
     again = migrate(coverbase, tmp_path, SAMPLE, dry_run=False)
     assert again.success and writes(coverbase, mark) == []
@@ -162,3 +167,38 @@ def test_a_document_removed_from_the_export_is_archived(coverbase, tmp_path):
     result = migrate(coverbase, tmp_path, export, dry_run=False)
     assert result.success
     assert result.output_for_node("migrate_op")["entities"]["documents"]["outcomes"]["archived"] == 1
+
+
+def test_issue_rows_with_unknown_references_or_bad_dates_are_reported(tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE, export)
+    rows = list(csv.DictReader(open(export / "issues.csv")))
+    rows[0]["vendor_id"] = "V-9999"  # row 2
+    rows[1]["service_id"] = "S-1003-1"  # row 3: a service of another vendor
+    rows[2]["assessment_id"] = "A-0000"  # row 4
+    rows[3]["due_date"] = "next Tuesday"  # row 5
+    with open(export / "issues.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    _, problems = validate_export(export, ConnectorConfig())
+    got = {(p.row, p.column): p.message for p in problems if p.file == "issues.csv"}
+    assert "unknown vendor 'V-9999'" in got[(2, "vendor_id")]
+    assert "belongs to vendor 'V-1003', not 'V-1002'" in got[(3, "service_id")]
+    assert "unknown assessment 'A-0000'" in got[(4, "assessment_id")]
+    assert "'next Tuesday' is not a date" in got[(5, "due_date")]
+
+
+def test_an_issue_removed_from_the_export_has_its_finding_archived(coverbase, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE, export)
+    assert migrate(coverbase, tmp_path, export, dry_run=False).success
+    rows = list(csv.DictReader(open(export / "issues.csv")))
+    with open(export / "issues.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows[1:])  # I-3001 is gone
+    result = migrate(coverbase, tmp_path, export, dry_run=False)
+    assert result.success
+    assert result.output_for_node("migrate_op")["entities"]["findings"]["outcomes"]["archived"] == 1
+    assert sum(f["is_archived"] for f in coverbase.state()["findings"]) == 1

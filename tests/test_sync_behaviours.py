@@ -88,6 +88,22 @@ def test_a_pending_service_from_a_crash_is_read_back_not_created_again(harness):
     assert ledger(harness, "service", eng_key).status == "ok"
 
 
+def test_a_vendor_whose_ledger_row_was_rewritten_this_run_still_gets_its_services_read_back(harness):
+    """A row rewritten in a later run (its message changed) carries that run's id; only the
+    changelog says what this run created. Taking the vendor for new would skip the read-back."""
+    harness.run(entities=["users", "vendors"])
+    eng_key, vendor_key = next(iter(expected(harness.sn.emu.ds).services.items()))
+    vid = cb_vendor(harness, vendor_key)["id"]
+    harness.cb_client.create_service(vid, __import__("connector.coverbase.models", fromlist=["ServiceCreate"])
+                                     .ServiceCreate(name="Created by a run whose ledger row was lost", external_id=eng_key))
+    harness.state.db.execute("UPDATE ledger SET error_message = 'an older note' WHERE entity = 'vendor' "
+                             "AND source_key = ?", [vendor_key])
+    harness.run()
+    services = cb_vendor(harness, vendor_key)["services"]
+    assert [s["external_id"] for s in services].count(eng_key) == 1
+    assert ledger(harness, "service", eng_key).status == "ok"
+
+
 def test_user_of_another_org_is_rejected_and_the_vendor_syncs_without_them(harness):
     report = harness.run()
     foreign = next(k for k, u in harness.sn.emu.tables["sys_user"].items() if u["email"] == FOREIGN_ORG_EMAILS[0])

@@ -1,18 +1,14 @@
 """Unit specifications of the pure parts: config, hashing, PATCH diff, file checks, state DB."""
 
-import io
-import json
 import os
 import sqlite3
 import stat
 
 import pytest
 
-from connector.emulators import sn_sboms
 from connector.errors import ConfigError
 from connector.sync.canonical import canonical_hash, email_problem, normalize_email
 from connector.sync.config import ConnectorConfig, load_config, parse_config
-from connector.sync.content import InvalidBom, sniff_kind, unsafe_file_name, validate_bom
 from connector.sync.payloads import diff
 from connector.sync.state import SCHEMA_VERSION, LedgerRow, StateDB, _m001_initial
 
@@ -124,49 +120,7 @@ def test_email_problems_are_explained():
     assert email_problem("jana.lópez@globex.example") is None
 
 
-# --- file checks ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ["../../etc/passwd.pdf", "..\\..\\win.ini.txt", "a/b.pdf", "..", "", "x\x00.pdf"])
-def test_unsafe_names(name):
-    assert unsafe_file_name(name)
-
-
-@pytest.mark.parametrize("name", ["report.pdf", "a..b.pdf", "Überprüfung 2026.docx", "شركة.pdf"])
-def test_safe_names(name):
-    assert unsafe_file_name(name) is None
-
-
-def test_boms_are_detected_by_content_not_name():
-    import random
-
-    assert sniff_kind(sn_sboms.cyclonedx(random.Random(1), "p", "s")) == "bom"
-    assert sniff_kind(sn_sboms.spdx(random.Random(1), "p", "s")) == "bom"
-    assert sniff_kind(b'{"feature_flags": {}}') == "document"
-    assert sniff_kind(b"%PDF-1.7 ... bomFormat CycloneDX") == "document"
-
-
-def test_valid_boms_pass_validation():
-    import random
-
-    assert validate_bom(io.BytesIO(sn_sboms.cyclonedx(random.Random(2), "p", "s"))).format == "cyclonedx"
-    info = validate_bom(io.BytesIO(sn_sboms.spdx(random.Random(2), "p", "s")))
-    assert info.format == "spdx" and info.components > 1
-
-
-def test_malformed_cyclonedx_names_the_problem():
-    with pytest.raises(InvalidBom, match="CycloneDX 1.5 validation failed"):
-        validate_bom(io.BytesIO(sn_sboms.malformed_cyclonedx()))
-
-
-def test_broken_spdx_names_the_problem():
-    with pytest.raises(InvalidBom, match="SPDX"):
-        validate_bom(io.BytesIO(json.dumps({"spdxVersion": "SPDX-2.3", "name": "x"}).encode()))
-
-
-def test_truncated_json_is_invalid():
-    with pytest.raises(InvalidBom, match="not valid UTF-8 JSON"):
-        validate_bom(io.BytesIO(b'{"bomFormat": "CycloneDX", "specVer'))
+# --- file checks: tests/test_file_names.py (names repaired), tests/test_bom_detection.py (BOMs) ---------
 
 
 # --- state DB ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Retry decisions (contract §1.8, §3 items 5, 8, 11):
 - GET, PATCH, DELETE, PUT and POSTs that carry an ``Idempotency-Key`` are safe to re-send:
   5xx, timeouts and resets are retried with backoff;
 - ``POST /v1/users`` is create-or-get by email, so it is safe even without a key;
-- other POSTs (services, BOMs) are not: a lost response raises ``CoverbaseAmbiguousWrite``
+- other POSTs (services, BOMs, findings) are not: a lost response raises ``CoverbaseAmbiguousWrite``
   and the caller reads back before trying again;
 - a 429, or a connection that was never established, is safe for every method because the
   server did not process the request.
@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel
 
 from connector.coverbase import uploadable_url
+from connector.coverbase.findings import FindingsApi
 from connector.coverbase.errors import (
     CoverbaseAmbiguousWrite,
     CoverbaseError,
@@ -59,6 +60,7 @@ from connector.coverbase.models import (
     WorkflowRunRequest,
 )
 from connector.deadline import Deadline
+from connector.coverbase.webhooks import Webhook, WebhookCreate, WebhookUpdate
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
@@ -84,7 +86,7 @@ def _is_safe(method: str, idempotency_key: str | None, retry_safe: bool | None) 
     return method in SAFE_METHODS or idempotency_key is not None
 
 
-class CoverbaseClient:
+class CoverbaseClient(FindingsApi):
     def __init__(
         self,
         base_url: str,
@@ -455,6 +457,21 @@ class CoverbaseClient:
         except CoverbaseNotFound:
             return False
         return True
+
+    # --- webhooks (POST is not idempotent: a lost answer raises CoverbaseAmbiguousWrite) --------
+
+    def create_webhook(self, payload: WebhookCreate) -> Webhook:
+        return self._call(Webhook, "POST", "/v1/webhooks", json=payload.body())
+
+    def list_webhooks(self) -> list[Webhook]:
+        body = self._json(self._request("GET", "/v1/webhooks"), "GET", "/v1/webhooks")
+        return [Webhook.model_validate(w) for w in (body.get("data") or [])] if isinstance(body, dict) else []
+
+    def update_webhook(self, webhook_id: str, payload: WebhookUpdate) -> Webhook:
+        return self._call(Webhook, "PATCH", f"/v1/webhooks/{_seg(webhook_id)}", json=payload.body())
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", f"/v1/webhooks/{_seg(webhook_id)}")
 
 
 __all__ = ["CoverbaseClient", "CoverbaseError", "DEFAULT_API_URL"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Payload(BaseModel):
@@ -331,6 +331,55 @@ class WorkflowRun(Resource):
     started_at: int | None = None
     completed_at: int | None = None
     input: dict[str, Any] | None = None
+
+
+# --- findings ----------------------------------------------------------------------------
+
+
+class FindingCreate(Payload):
+    """``POST /v1/findings``: exactly one target (checked here, so a bad mapping never reaches the API)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    title: str = Field(min_length=1)
+    # The wire name is ``body``, which ``Payload.body()`` (the JSON of the request) already uses.
+    text: str | None = Field(None, alias="body")
+    vendor_id: str | None = None
+    assessment_id: str | None = None
+    finding_status_id: str | None = None
+    due_date: int | None = None  # Unix seconds
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> FindingCreate:
+        if (self.vendor_id is None) == (self.assessment_id is None):
+            raise ValueError("exactly one of vendor_id or assessment_id")
+        return self
+
+
+class FindingUpdate(Payload):
+    """``PATCH /v1/findings/{id}``: title and body cannot be changed; null means no change."""
+
+    finding_status_id: str | None = None
+    due_date: int | None = None
+    is_archived: bool | None = None
+
+
+class Finding(Resource):
+    id: str
+    public_idx: str | None = None
+    vendor_id: str | None = None
+    assessment_id: str | None = None
+    finding_status_id: str | None = None
+    due_date: int | None = None
+    is_archived: bool = False
+    created_at: int | None = None
+    updated_at: int | None = None
+    # Not in the documented object; a real Coverbase may send them (contract §4 q7). None: not sent.
+    title: str | None = None
+    body: str | None = None
 
 
 T = TypeVar("T")

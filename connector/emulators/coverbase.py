@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", action="append", required=True, help="API key of the emulated org (repeatable)")
     p.add_argument("--foreign-api-key", help="API key of a second org (cross-org ids answer 404)")
     p.add_argument("--no-bom-entitlement", action="store_true", help="every /v1/bill_of_materials route answers 404")
+    p.add_argument("--findings-text", action="store_true",
+                   help="include title and body in finding responses (the documented object has neither)")
     p.add_argument("--idempotency-scope", choices=["path", "route"], default="path",
                    help="what 'endpoint' means in the (org, endpoint, key) idempotency scope")
     f = p.add_argument_group("faults (deterministic by --seed; also settable at run time: PUT /_emulator/faults)")
@@ -43,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after this many /v1 requests, stop answering (connections stay open, no response)")
     f.add_argument("--max-string-length", type=int, default=None,
                    help="longer JSON strings get 422 string_too_long")
+    f.add_argument("--ambiguous-first-paths", default=None,
+                   help="regex: the first write of each distinct request to these paths is committed, then lost")
     f.add_argument("--faults", help="JSON object of fault settings (overrides the flags above)")
+    p.add_argument("--webhooks", help='JSON webhook settings, e.g. {"allow_loopback": true} (PUT /_emulator/webhooks)')
+    p.add_argument("--progress", help='JSON assessment progress settings, e.g. {"step_seconds": 60}')
     p.add_argument("--log-level", default="warning")
     p.add_argument("--certfile")
     p.add_argument("--keyfile")
@@ -55,7 +61,7 @@ def faults_from_args(a: argparse.Namespace) -> CoverbaseFaults:
                     latency_spike_rate=a.latency_spike_rate, latency_spike_ms=a.latency_spike_ms,
                     rate_429=a.rate_429, retry_after=a.retry_after, rate_5xx=a.rate_5xx, rps_limit=a.rps_limit,
                     rate_ambiguous=a.rate_ambiguous, ambiguous_mode=a.ambiguous_mode, hang_after=a.hang_after,
-                    max_string_length=a.max_string_length)
+                    max_string_length=a.max_string_length, ambiguous_first_paths=a.ambiguous_first_paths)
     if a.faults:
         settings.update(json.loads(a.faults))
     return CoverbaseFaults.model_validate(settings)
@@ -64,7 +70,12 @@ def faults_from_args(a: argparse.Namespace) -> CoverbaseFaults:
 def main(argv: list[str] | None = None) -> None:
     a = build_parser().parse_args(argv)
     emu = CoverbaseEmulator(a.api_key, foreign_api_key=a.foreign_api_key, faults=faults_from_args(a),
-                            bom_entitled=not a.no_bom_entitlement, idempotency_scope=a.idempotency_scope)
+                            bom_entitled=not a.no_bom_entitlement, idempotency_scope=a.idempotency_scope,
+                            findings_text=a.findings_text)
+    if a.webhooks:
+        emu.webhooks.set_settings(json.loads(a.webhooks))
+    if a.progress:
+        emu.progress.set_settings(json.loads(a.progress))
     serve_forever(emu.app, a.host, a.port, name="Coverbase", log_level=a.log_level,
                   certfile=a.certfile, keyfile=a.keyfile)
 

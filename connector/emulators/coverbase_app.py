@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +21,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from connector.emulators import fixtures
+from connector.emulators.coverbase_findings import FindingRules
+from connector.emulators.coverbase_findings import routes as findings_routes
+from connector.emulators.coverbase_progress import AssessmentProgress
 from connector.emulators.coverbase_store import ApiProblem, CoverbaseStore, coded, invalid
+from connector.emulators.coverbase_webhooks import WebhookHub
 from connector.emulators.faults import FaultRoller, TokenBucket
 from connector.emulators.multipart_stream import MultipartError, parse_stream
 
@@ -58,6 +63,9 @@ class CoverbaseFaults(BaseModel):
     # Strings longer than this in a JSON body get FastAPI's 422 string_too_long (a model's
     # max_length): Coverbase documents no limits, a real deployment may well have some.
     max_string_length: int | None = None
+    # regex: the first write of each distinct request (method, path, query, body) to a matching path is
+    # committed, then answered ambiguously (504 or a dropped connection; ``ambiguous_mode``)
+    ambiguous_first_paths: str | None = None
 
 
 class DroppedResponse(Response):
@@ -111,8 +119,11 @@ def _flag(request: Request, name: str) -> bool:
 class CoverbaseEmulator:
     def __init__(self, api_keys: list[str], *, foreign_api_key: str | None = None,
                  faults: CoverbaseFaults | None = None, bom_entitled: bool = True,
-                 idempotency_scope: str = "path") -> None:
+                 idempotency_scope: str = "path", findings_text: bool = False) -> None:
         self.store = CoverbaseStore({}, idempotency_scope=idempotency_scope)
+        self.store.finding_rules = FindingRules(self.store)
+        self.store.finding_rules.include_text = findings_text  # title/body are not in the documented object
+        self._written: set[tuple] = set()  # write fingerprints seen (ambiguous_first_paths)
         main, foreign = list(self.store.orgs)
         for key in api_keys:
             self.store.api_keys[key] = main
@@ -124,6 +135,9 @@ class CoverbaseEmulator:
         self.bucket = TokenBucket(self.faults.rps_limit) if self.faults.rps_limit else None
         self.log: list[dict] = []
         self._api_requests = 0
+        # Webhook subscriptions/deliveries, and assessments moving over virtual time (their own modules).
+        self.webhooks = WebhookHub(self.store)
+        self.progress = AssessmentProgress(self.store, self.webhooks.emit)
         self.app = Starlette(routes=self._routes())
 
     # --- faults -----------------------------------------------------------------------------
@@ -132,12 +146,14 @@ class CoverbaseEmulator:
         self.faults = self.faults.model_copy(update=CoverbaseFaults.model_validate(
             {**self.faults.model_dump(), **patch}).model_dump())
         self.roller.reset(self.faults.seed)
+        self._written.clear()
         self.bucket = TokenBucket(self.faults.rps_limit) if self.faults.rps_limit else None
         return self.faults
 
     def _decide(self, request: Request, raw: bytes) -> dict:
         f = self.faults
-        if not (f.rate_429 or f.rate_5xx or f.rate_ambiguous or f.latency_jitter_ms or f.latency_spike_rate):
+        if not (f.rate_429 or f.rate_5xx or f.rate_ambiguous or f.latency_jitter_ms or f.latency_spike_rate
+                or f.ambiguous_first_paths):
             return {"delay": f.latency_ms / 1000.0}  # nothing random to decide: skip the seeded draw
         path = request.url.path
         if f.path_filter and not re.search(f.path_filter, path):
@@ -156,6 +172,15 @@ class CoverbaseEmulator:
         elif request.method != "GET" and f.rate_ambiguous and rng.random() < f.rate_ambiguous:
             mode = f.ambiguous_mode if f.ambiguous_mode != "mixed" else rng.choice(["status", "disconnect"])
             out["ambiguous"] = mode
+        if ("status" not in out and "ambiguous" not in out and request.method != "GET" and f.ambiguous_first_paths
+                and re.search(f.ambiguous_first_paths, path)):
+            fingerprint = (request.method, path, request.url.query, hashlib.sha256(raw).hexdigest())
+            with self.store.lock:
+                first = fingerprint not in self._written
+                self._written.add(fingerprint)
+            if first:
+                out["ambiguous"] = f.ambiguous_mode if f.ambiguous_mode != "mixed" else \
+                    rng.choice(["status", "disconnect"])
         return out
 
     async def _maybe_hang(self, request: Request, entry: dict) -> None:
@@ -210,6 +235,7 @@ class CoverbaseEmulator:
                 if org is None:
                     raise ApiProblem(401, {"detail": "Invalid or expired API key."})
                 entry["org"] = org.id
+                self.progress.tick()
                 raw = b"" if stream_body else await request.body()
                 body = None
                 if raw:
@@ -449,7 +475,9 @@ class CoverbaseEmulator:
 
         async def delete_assessment(c: Ctx):
             with s.lock:
-                return 200, s.archive_assessment(c.org.id, c.request.path_params["assessment_id"])
+                out = s.archive_assessment(c.org.id, c.request.path_params["assessment_id"])
+            self.progress.archived(out["id"])
+            return 200, out
 
         async def post_workflow_run(c: Ctx):
             with s.lock:
@@ -509,6 +537,9 @@ class CoverbaseEmulator:
             api("/v1/workflows/runs", get_workflow_runs),
             api("/v1/workflows/runs/{run_id}", get_workflow_run),
             api("/v1/workflows/{name}/run", post_workflow_run, idempotent=True),
+            *findings_routes(self),
+            *self.webhooks.routes(self.api),
+            *self.progress.routes(),
             Route("/_s3/upload/{token}", self._s3_put, methods=["PUT"]),
             Route("/_s3/download/{document_id}", self._s3_get, methods=["GET"]),
             *self._admin_routes(),
@@ -554,16 +585,22 @@ class CoverbaseEmulator:
             tok = s.upload_tokens.get(request.path_params["token"])
         if tok is None or tok["expires"] < s.now():
             return JSONResponse({"error": "AccessDenied", "message": "Request has expired"}, status_code=403)
-        digest, size, buf = hashlib.sha256(), 0, bytearray()
+        digest, size = hashlib.sha256(), 0
+        # Small objects in memory; larger ones spill to an anonymous temp file (the BOM parser reads them).
+        spool = tempfile.SpooledTemporaryFile(max_size=s.keep_file_bytes, prefix="cb-emulator-")
         async for chunk in request.stream():
             digest.update(chunk)
             size += len(chunk)
-            if size <= s.keep_file_bytes:
-                buf += chunk
+            spool.write(chunk)
+        small = size <= s.keep_file_bytes
+        if small:
+            spool.seek(0)
         with s.lock:
             s.objects[tok["s3_url"]] = {"size": size, "sha256": digest.hexdigest(),
-                                        "content": bytes(buf) if size <= s.keep_file_bytes else None,
+                                        "content": spool.read() if small else None, "file": None if small else spool,
                                         "content_type": tok["content_type"]}
+        if small:
+            spool.close()
         return Response(status_code=200, headers={"ETag": f'"{digest.hexdigest()[:32]}"'})
 
     async def _s3_get(self, request: Request) -> Response:
@@ -592,6 +629,11 @@ class CoverbaseEmulator:
                 self.set_faults(await request.json())
             return JSONResponse(self.faults.model_dump())
 
+        async def bom_parse(request: Request):
+            body = await request.json()
+            s.bom_parse_reads = int(body.get("reads", 1))
+            return JSONResponse({"bom_parse_reads": s.bom_parse_reads})
+
         async def entitlement(request: Request):
             body = await request.json()
             s.main_org.bom_entitled = bool(body.get("enabled", True))
@@ -609,6 +651,7 @@ class CoverbaseEmulator:
         async def clock(request: Request):
             body = await request.json()
             s.clock_offset += float(body.get("advance_seconds", 0))
+            self.progress.tick()
             return JSONResponse({"now": s.now()})
 
         async def vendor_by_hand(request: Request):
@@ -636,6 +679,7 @@ class CoverbaseEmulator:
             Route("/_emulator/requests", requests_log),
             Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
             Route("/_emulator/bom_entitlement", entitlement, methods=["POST"]),
+            Route("/_emulator/bom_parse", bom_parse, methods=["POST"]),
             Route("/_emulator/api_keys", api_keys, methods=["POST"]),
             Route("/_emulator/clock", clock, methods=["POST"]),
             Route("/_emulator/workflows", workflows, methods=["POST"]),

@@ -83,6 +83,8 @@ class CoverbaseStore:
                  idempotency_scope: str = "path") -> None:
         self.lock = threading.RLock()
         self.keep_file_bytes = keep_file_bytes
+        # BOM parse lifecycle (async in Coverbase): this many reads see "parsing", the next one the verdict.
+        self.bom_parse_reads = 1
         self.idempotency_scope = idempotency_scope  # "path" or "route" (contract §4 q2) [INF]
         self.clock_offset = 0.0
         self.orgs: dict[str, Org] = {}
@@ -97,8 +99,11 @@ class CoverbaseStore:
         self.boms: dict[str, dict] = {}
         self.assessments: dict[str, dict] = {}
         self.workflow_runs: dict[str, dict] = {}
+        self.findings: dict[str, dict] = {}  # rules in coverbase_findings.py
+        self.assessment_findings_carry_vendor = True  # [INF] an assessment's findings also show its vendor_id
         self.idempotency: dict[tuple[str, str, str], tuple[float, int, Any]] = {}
         self._seq = 0
+        self._id_seq = 0
         main = self.add_org("cborg_" + "0" * 31 + "1", "Emulated Org")
         foreign = self.add_org("cborg_" + "0" * 31 + "2", "Another Org")
         for key, org in (api_keys or {fixtures.DEMO_API_KEY: main.id}).items():
@@ -114,6 +119,15 @@ class CoverbaseStore:
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def new_id(self, prefix: str) -> str:
+        """``prefix_`` + 32 hex, from this store's own sequence: the same requests in the same order
+        get the same ids on every run, so seeded faults (which depend on request bodies, ids
+        included) fall on the same requests every time."""
+        with self.lock:
+            self._id_seq += 1
+            n = self._id_seq
+        return f"{prefix}_{hashlib.sha256(f'{prefix}:{n}'.encode()).hexdigest()[:32]}"
 
     def add_org(self, org_id: str, name: str) -> Org:
         org = Org(org_id, name)
@@ -149,7 +163,7 @@ class CoverbaseStore:
     def _insert_user(self, org: str, email: str, first: str | None, last: str | None, role: str,
                      status: str) -> dict:
         now = self.now()
-        user = {"id": new_id("cbuser"), "org": org, "email": email, "first_name": first, "last_name": last,
+        user = {"id": self.new_id("cbuser"), "org": org, "email": email, "first_name": first, "last_name": last,
                 "role": role, "status": status, "is_archived": False, "created_at": now, "updated_at": now,
                 "_seq": self._next_seq()}
         self.users[user["id"]] = user
@@ -292,7 +306,7 @@ class CoverbaseStore:
                              "invalid_vendor")
         now = self.now()
         v = {
-            "id": new_id("cbvndr"), "org": org.id, "external_id": body.get("external_id"), "name": body["name"],
+            "id": self.new_id("cbvndr"), "org": org.id, "external_id": body.get("external_id"), "name": body["name"],
             "website": body.get("website"), "description": body.get("description"),
             "hq_location": body.get("hq_location"), "use_case": body.get("use_case"), "status_id": None,
             "tag_ids": [], "risk_analyst_ids": body.get("risk_analyst_ids") or [],
@@ -347,7 +361,7 @@ class CoverbaseStore:
         self._check_ids(org, body, "invalid_service")
         self._check_user_ids(org.id, body, ("relationship_owner_ids", "watcher_ids"), "invalid_service")
         contact = self._check_contact(body)
-        s = {"id": new_id("cbsvc"), "org": org.id, "vendor_id": v["id"], "name": body["name"],
+        s = {"id": self.new_id("cbsvc"), "org": org.id, "vendor_id": v["id"], "name": body["name"],
              "description": body.get("description"), "external_id": body.get("external_id"),
              "tag_ids": body.get("tag_ids") or [], "relationship_owner_ids": body.get("relationship_owner_ids") or [],
              "watcher_ids": body.get("watcher_ids") or [], "primary_contact": contact, "created_at": self.now()}
@@ -394,7 +408,7 @@ class CoverbaseStore:
                      content: bytes | None, document_type: str | None, service_ids: list[str],
                      assessment_ids: list[str]) -> dict:
         now = self.now()
-        d = {"id": new_id("cbvdoc"), "org": org, "vendor_id": vendor_id, "name": name, "extension": extension,
+        d = {"id": self.new_id("cbvdoc"), "org": org, "vendor_id": vendor_id, "name": name, "extension": extension,
              "size": size, "document_type": document_type, "status": "created", "service_ids": service_ids,
              "assessment_ids": assessment_ids, "created_at": now, "updated_at": now, "is_archived": False,
              "archived_at": None, "sha256": sha256, "_content": content, "_seq": self._next_seq()}
@@ -454,8 +468,9 @@ class CoverbaseStore:
                                      "expires": self.now() + 900}
         return token, s3_url
 
-    def bom_view(self, b: dict, *, with_components: bool) -> dict:
-        self._parse_bom(b)
+    def bom_view(self, b: dict, *, with_components: bool, count_read: bool = True) -> dict:
+        if count_read:
+            self._parse_bom(b)
         doc = self.documents[b["vendor_document_id"]]
         out = {k: b[k] for k in ("id", "vendor_id", "vendor_document_id", "format", "bom_type", "parse_status",
                                  "spec_version", "serial_number", "component_count", "name", "parse_error",
@@ -481,29 +496,34 @@ class CoverbaseStore:
                                 content=None, document_type=None, service_ids=service_ids, assessment_ids=[])
         self.documents[doc["id"]]["_bom"] = True  # [INF] BOM documents stay out of GET /v1/documents
         now = self.now()
-        b = {"id": new_id("cbbom"), "org": org.id, "vendor_id": v["id"], "vendor_document_id": doc["id"],
+        b = {"id": self.new_id("cbbom"), "org": org.id, "vendor_id": v["id"], "vendor_document_id": doc["id"],
              "s3_url": body["s3_url"], "format": "unknown", "bom_type": "other", "parse_status": "pending",
              "spec_version": None, "serial_number": None, "component_count": 0, "name": None, "parse_error": None,
              "parsed_at": None, "is_archived": False, "service_ids": service_ids, "created_at": now,
              "updated_at": now, "_components": [], "_seq": self._next_seq(), "_reads": 0}
         self.boms[b["id"]] = b
-        out = self.bom_view(b, with_components=False)
+        out = self.bom_view(b, with_components=False, count_read=False)
         out["components"] = None
         return out
 
     def _parse_bom(self, b: dict) -> None:
-        """Parsing is asynchronous in Coverbase: the POST answers ``pending``, any later read
-        sees the finished parse."""
-        b["_reads"] += 1
-        if b["parse_status"] != "pending" or b["_reads"] < 2:
+        """Parsing is asynchronous in Coverbase and deterministic here: the POST answers
+        ``pending``; the first ``bom_parse_reads`` reads of the BOM see ``parsing``; the next one
+        sees the verdict (``parsed`` | ``failed`` | ``unsupported``)."""
+        if b["parse_status"] not in ("pending", "parsing"):
             return
-        from connector.emulators.sbom_parse import parse_bom_bytes
+        b["_reads"] += 1
+        if b["_reads"] <= self.bom_parse_reads:
+            if b["parse_status"] != "parsing":
+                b["parse_status"], b["updated_at"] = "parsing", self.now()
+            return
+        from connector.emulators.sbom_parse import parse_bom_stream
 
         obj = self.objects.get(b["s3_url"])
-        result = parse_bom_bytes(obj.get("content") if obj else None)
+        result = parse_bom_stream(_object_stream(obj))
         b.update({k: v for k, v in result.items() if not k.startswith("_")})
         b["_components"] = [
-            {"id": new_id("cbbomc"), "bill_of_materials_id": b["id"], "vendor_document_id": b["vendor_document_id"],
+            {"id": self.new_id("cbbomc"), "bill_of_materials_id": b["id"], "vendor_document_id": b["vendor_document_id"],
              "created_at": self.now(), **c}
             for c in result["_components"]
         ]
@@ -541,7 +561,7 @@ class CoverbaseStore:
             raise coded(404, "workflow_not_found", f"Workflow '{name}' not found.")
         if not org.workflows[name]:
             raise coded(409, "workflow_disabled", f"Workflow '{name}' is disabled.")
-        run = {"workflow_run_id": new_id("cbwr"), "org": org.id, "workflow_name": name,
+        run = {"workflow_run_id": self.new_id("cbwr"), "org": org.id, "workflow_name": name,
                "workflow_definition_id": "cbwd_" + hashlib.md5(name.encode()).hexdigest(), "status": "started",
                "started_at": self.now(), "completed_at": None, "input": run_input, "steps": [],
                "_seq": self._next_seq()}
@@ -580,7 +600,7 @@ class CoverbaseStore:
                 raise fail(f"Invalid supporting_document_ids: {did}")
         run = self._start_run(org, body["trigger_workflow"], {"source": "assessment"}) if body.get("trigger_workflow") else None
         now = self.now()
-        a = {"id": new_id("cbqsrw"), "org": org.id, "vendor_id": v["id"], "name": body.get("name") or f"{v['name']} assessment",
+        a = {"id": self.new_id("cbqsrw"), "org": org.id, "vendor_id": v["id"], "name": body.get("name") or f"{v['name']} assessment",
              "status": "created", "control_set_ids": list(body["control_set_ids"]), "service_ids": service_ids,
              "assignee_id": assignee, "score_percent": None, "findings_count": 0, "initiated_at": now,
              "created_at": now, "updated_at": now, "workflow_run_id": run["workflow_run_id"] if run else None,
@@ -601,6 +621,9 @@ class CoverbaseStore:
         a = self.assessment_in_org(org, aid)
         if not a["is_archived"]:
             a.update(is_archived=True, archived_at=self.now(), status="canceled", updated_at=self.now())
+            for f in self.findings.values():  # "the assessment, its evals and its findings get is_archived"
+                if f["assessment_id"] == aid and not f["is_archived"]:
+                    f.update(is_archived=True, updated_at=self.now())
         return {"id": a["id"], "status": a["status"], "is_archived": True, "archived_at": a["archived_at"]}
 
     def run_workflow(self, org: Org, name: str, body: dict) -> dict:
@@ -611,6 +634,8 @@ class CoverbaseStore:
 
     def snapshot(self) -> dict:
         """Everything stored, per org, for tests and benchmarks (outside /v1)."""
+        from connector.emulators.coverbase_findings import snapshot_of
+
         with self.lock:
             out: dict[str, Any] = {}
             for org in self.orgs.values():
@@ -623,7 +648,7 @@ class CoverbaseStore:
                     "users": [self.user_view(u) for u in self.users.values() if u["org"] == oid],
                     "vendors": [self.vendor_view(v) for v in self.vendors.values() if v["org"] == oid],
                     "documents": docs,
-                    "boms": [dict(self.bom_view(b, with_components=False), s3_url=b["s3_url"],
+                    "boms": [dict(self.bom_view(b, with_components=False, count_read=False), s3_url=b["s3_url"],
                                   sha256=self.objects.get(b["s3_url"], {}).get("sha256"))
                              for b in self.boms.values() if b["org"] == oid],
                     "assessments": [dict(self.assessment_view(a, with_run=True), is_archived=a["is_archived"],
@@ -631,5 +656,17 @@ class CoverbaseStore:
                                     for a in self.assessments.values() if a["org"] == oid],
                     "workflow_runs": [{k: v for k, v in r.items() if not k.startswith("_") and k != "org"}
                                       for r in self.workflow_runs.values() if r["org"] == oid],
+                    "findings": snapshot_of(self, oid),
                 }
             return out
+
+
+def _object_stream(obj: dict | None):
+    """An uploaded object's bytes: kept in memory when small, spilled to a temp file otherwise."""
+    if obj is None:
+        return None
+    if obj.get("content") is not None:
+        import io
+
+        return io.BytesIO(obj["content"])
+    return obj.get("file")

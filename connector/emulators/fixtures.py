@@ -31,6 +31,15 @@ STATUSES = {
     "cbst_00000000000000000000000000000b04": "Terminated",
 }
 
+# Finding statuses are status records of their own (``cbst_``), not the vendor statuses above.
+FINDING_STATUSES = {
+    "cbst_00000000000000000000000000000f01": "Open",
+    "cbst_00000000000000000000000000000f02": "In progress",
+    "cbst_00000000000000000000000000000f03": "Remediated",
+    "cbst_00000000000000000000000000000f04": "Risk accepted",
+    "cbst_00000000000000000000000000000f05": "Closed",
+}
+
 TAGS = {
     "cbtag_00000000000000000000000000000c01": "software",
     "cbtag_00000000000000000000000000000c02": "services",

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quota-budget", type=int, default=None, help="sysparm_limit x fields above this is cancelled")
     f.add_argument("--acl-hide-rate", type=float, default=0.0)
     f.add_argument("--faults", help="JSON object of fault settings (overrides the flags above)")
+    f.add_argument("--writes", help="JSON write settings: roles, protected_fields, faults (PUT /_emulator/writes)")
     p.add_argument("--log-level", default="warning")
     return p
 
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     emu = ServiceNowEmulator(sn_dataset.build(a.dataset, a.seed), username=a.username, password=a.password,
                              client_id=a.client_id, client_secret=a.client_secret, token_ttl=a.token_ttl,
                              faults=ServiceNowFaults.model_validate(settings))
+    if a.writes:
+        emu.writes.set_settings(json.loads(a.writes))
     certfile = keyfile = None
     if a.tls:
         import trustme

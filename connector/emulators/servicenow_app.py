@@ -25,6 +25,7 @@ from starlette.routing import Route
 from connector.emulators import sn_query, sn_schema
 from connector.emulators.faults import FaultRoller
 from connector.emulators.sn_dataset import Blob, Dataset
+from connector.emulators.sn_writes import TableWrites
 
 JSON_TYPE = "application/json;charset=UTF-8"
 CANCELLED = "Transaction cancelled: maximum execution time exceeded"
@@ -91,6 +92,7 @@ class ServiceNowEmulator:
         self.log: list[dict] = []
         self._shuffle = random.Random(self.faults.seed)
         self._build_schema_tables()
+        self.writes = TableWrites(self)  # PATCH/PUT, journals, write ACLs and faults (sn_writes.py)
         self.app = Starlette(routes=self._routes())
 
     # --- schema -----------------------------------------------------------------------------
@@ -201,7 +203,8 @@ class ServiceNowEmulator:
                 user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
             except ValueError:
                 return False
-            return secrets.compare_digest(user, self.username) and secrets.compare_digest(pw, self.password)
+            return (secrets.compare_digest(user, self.username) and secrets.compare_digest(pw, self.password)) \
+                or self.writes.authenticates(user, pw)
         if auth.lower().startswith("bearer "):
             exp = self.tokens.get(auth[7:].strip())
             return exp is not None and exp > time.time()
@@ -383,7 +386,7 @@ class ServiceNowEmulator:
             return sn_error(400, f"Invalid table {table}", None)
         with self.lock:
             row = self._find(table, request.path_params["sys_id"])
-        if row is None:
+        if row is None or self.writes.hidden(request.path_params["sys_id"]):
             return sn_error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
         q = request.query_params
         fields = [f for f in q.get("sysparm_fields", "").split(",") if f] or None
@@ -561,7 +564,8 @@ class ServiceNowEmulator:
         async def attachments(request: Request) -> Response:
             body = await request.json()
             if body.get("stream_size"):  # a large file produced as a stream, never held in memory
-                blob = Blob(stream_size=int(body["stream_size"]), stream_seed=int(body.get("stream_seed", 1)))
+                blob = Blob(stream_size=int(body["stream_size"]), stream_seed=int(body.get("stream_seed", 1)),
+                            stream_kind=body.get("stream_kind", "random"))
                 digest = hashlib.sha256()
                 for chunk in blob.chunks():
                     digest.update(chunk)
@@ -633,5 +637,6 @@ class ServiceNowEmulator:
             Route("/api/now/attachment/{sys_id}/file", g(self.attachment_file)),
             Route("/api/now/{version:str}/attachment/{sys_id}/file", g(self.attachment_file)),
             Route("/oauth_token.do", self.oauth_token, methods=["POST"]),
+            *self.writes.routes(g),
             *self._admin_routes(),
         ]

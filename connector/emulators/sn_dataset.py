@@ -94,11 +94,17 @@ class Blob:
     content: bytes | None = None
     stream_size: int = 0
     stream_seed: int = 0
+    stream_kind: str = "random"  # or a generated SBOM (connector/emulators/big_sbom.py)
 
     def chunks(self, chunk: int = 64 * 1024) -> Iterator[bytes]:
         if self.content is not None:
             for i in range(0, len(self.content), chunk):
                 yield self.content[i:i + chunk]
+            return
+        if self.stream_kind != "random":
+            from connector.emulators import big_sbom
+
+            yield from big_sbom.chunks(self.stream_kind, self.stream_size, self.stream_seed, chunk)
             return
         block = random.Random(self.stream_seed).randbytes(chunk)
         left = self.stream_size
@@ -344,8 +350,8 @@ class _Gen:
         d("D24", "service", "sn_vdr_risk_asmt_vendor_engagement", e[2], "engagement under the empty-name vendor",
           "deferred", "vendor")
         rows[e[3]]["name"] = ""
-        d("D25", "service", "sn_vdr_risk_asmt_vendor_engagement", e[3], "engagement with an empty name", "invalid",
-          "name is empty")
+        d("D25", "service", "sn_vdr_risk_asmt_vendor_engagement", e[3], "engagement with an empty name (repaired)", "ok",
+          "named after its number")
         rows[e[4]]["business_owner"] = self.pool[7]
         d("D26", "service", "sn_vdr_risk_asmt_vendor_engagement", e[4], "business owner belongs to another org", "ok",
           "synced without")
@@ -467,11 +473,11 @@ class _Gen:
         d("D36", "document", "sys_attachment", sid, "file one byte over 100 MiB (served as a stream)", "invalid",
           "exceeds")
         sid = add(cc, v[4], "../../etc/passwd.pdf", "application/pdf", Blob(b"%PDF-1.4 x"), 10)
-        d("D37", "document", "sys_attachment", sid, "path-traversal file name '../../etc/passwd.pdf'", "invalid",
-          "unsafe file name")
+        d("D37", "document", "sys_attachment", sid, "path-traversal file name '../../etc/passwd.pdf' (repaired)", "ok",
+          "sent as 'passwd.pdf'")
         sid = add(cc, v[5], "..\\..\\windows\\win.ini.txt", "text/plain", Blob(b"[fonts]\n"), 8)
-        d("D38", "document", "sys_attachment", sid, "path-traversal file name with backslashes", "invalid",
-          "unsafe file name")
+        d("D38", "document", "sys_attachment", sid, "path-traversal file name with backslashes (repaired)", "ok",
+          "sent as 'win.ini.txt'")
         sid = add(cc, v[6], "corrupted-report.pdf", "application/pdf", Blob(b"%PDF-1.7 truncated"), 18, bad_hash=True)
         d("D39", "document", "sys_attachment", sid, "content does not match ServiceNow's sha256 hash", "invalid",
           "does not match")
@@ -500,7 +506,8 @@ class _Gen:
             elif k == 1:
                 content = sn_sboms.malformed_cyclonedx()
                 sid = add(table, parent, "broken-sbom.cdx.json", "application/vnd.cyclonedx+json", Blob(content), len(content))
-                d("D44", "bom", "sys_attachment", sid, "malformed CycloneDX BOM", "invalid", "CycloneDX")
+                d("D44", "bom", "sys_attachment", sid, "CycloneDX BOM that breaks its schema (uploaded with warnings)",
+                  "ok", "schema warning(s), uploaded anyway")
             elif k % 2 == 0:
                 content = sn_sboms.cyclonedx(rngk, product, supplier)
                 add(table, parent, f"{product}.cdx.json", "application/vnd.cyclonedx+json", Blob(content), len(content))
@@ -524,4 +531,7 @@ def build(name: str = "small", seed: int = 7) -> Dataset:
     g.assessments()
     g.attachments()
     g.timestamps()
+    from connector.emulators import sn_issues  # issues and their dirty cases live in their own module
+
+    sn_issues.generate(g)
     return g.ds

@@ -61,6 +61,31 @@ TABLES: dict[str, tuple[str, str | None, dict[str, Col]]] = {
         "assessment_template": Col("reference", "sn_vdr_risk_asmt_assessment_template"),
         "state": Col("choice"), "due_date": Col("glide_date"), "applies_to": Col("table_name"),
         "risk_rating": Col("choice"),
+        # Journal fields (entries live in sys_journal_field) and the customer's custom fields for the
+        # write-back (servicenow-writes.md §B.5: proposals a customer creates, not TPRM columns).
+        "work_notes": Col("journal_input", max_length=4000), "comments": Col("journal_input", max_length=4000),
+        "u_coverbase_status": Col(max_length=40), "u_coverbase_score": Col("decimal"),
+        "u_coverbase_findings": Col("integer"), "u_coverbase_id": Col(max_length=40),
+    }),
+    "sys_journal_field": ("Journal Entry", None, {
+        "element_id": Col("GUID", max_length=32), "element": Col(max_length=40), "name": Col(max_length=80),
+        "value": Col(display=True, max_length=65000),
+    }),
+    # TPRM issues: column names are not documented (servicenow-writes.md §A.2); these are the pinned guesses.
+    "sn_vdr_risk_asmt_issue": ("Third-party risk issue", None, {
+        "number": Col(display=True, max_length=40), "short_description": Col(max_length=160),
+        "description": Col(max_length=4000), "state": Col("integer"), "priority": Col("integer"),
+        "due_date": Col("glide_date_time"), "vendor": Col("reference", "core_company"),
+        "engagement": Col("reference", "sn_vdr_risk_asmt_vendor_engagement"),
+        "assessment": Col("reference", "sn_vdr_risk_asmt_assessment"), "active": Col("boolean"),
+        "applies_to": Col("table_name"), "assigned_to": Col("reference", "sys_user"),
+    }),
+    # A GRC issue table with a custom third-party reference, for mapping files that add it.
+    "sn_grc_issue": ("Issue", None, {
+        "number": Col(display=True, max_length=40), "short_description": Col(max_length=160),
+        "description": Col(max_length=4000), "state": Col("integer"), "priority": Col("integer"),
+        "due_date": Col("glide_date_time"), "u_third_party": Col("reference", "core_company"),
+        "active": Col("boolean"), "issue_source": Col("glide_list"),
     }),
     "sys_attachment": ("Attachment", None, {
         "file_name": Col(display=True, max_length=100), "content_type": Col(), "size_bytes": Col("integer"),

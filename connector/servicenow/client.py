@@ -193,6 +193,22 @@ class ServiceNowClient:
         finally:
             resp.close()
 
+    def send_write(self, method: str, path: str, *, json: dict[str, Any],
+                   params: dict[str, Any] | None = None) -> httpx.Response:
+        """One write attempt (PATCH/PUT), never retried here: ServiceNow writes are not idempotent
+        (journal fields append), so the caller reads back before sending again
+        (``connector/servicenow/writer.py``). A 401 refreshes an OAuth token once (nothing was
+        processed). A lost answer raises ServiceNowTransportError; ``sent`` says it may have landed."""
+        request = self._http.build_request(method, path, params=params, json=json, extensions={ATTEMPT: 1},
+                                           headers={"Accept": "application/json", "Content-Type": "application/json"})
+        try:
+            # The auth flow adds the token (fetched before any slot is taken) and, on a 401, sends
+            # once more with a fresh one: a 401 means nothing was processed.
+            return self._http.send(request)
+        except httpx.HTTPError as exc:
+            raise ServiceNowTransportError(f"{type(exc).__name__}: {exc}".rstrip(": "),
+                                           sent=not isinstance(exc, NOT_SENT), method=method, path=path) from None
+
 
 def client_from_env(env: dict[str, str], **kw: Any) -> ServiceNowClient:
     url = env.get("SERVICENOW_INSTANCE_URL", "")

@@ -11,6 +11,7 @@ CONTACTS = "vm_vdr_contact"
 ENGAGEMENTS = "sn_vdr_risk_asmt_vendor_engagement"
 ASSESSMENTS = "sn_vdr_risk_asmt_assessment"
 ATTACHMENTS = "sys_attachment"
+ISSUES = "sn_vdr_risk_asmt_issue"
 
 DEFAULT_TABLES: dict[str, dict] = {
     "users": {"table": USERS, "filter": "",
@@ -28,6 +29,11 @@ DEFAULT_TABLES: dict[str, dict] = {
     "assessments": {"table": ASSESSMENTS, "filter": "",
                     "fields": ["sys_id", "number", "name", "vendor", "engagement", "assigned_to",
                                "assessment_template", "state", "due_date", "sys_updated_on"]},
+    # Pinned by the findings issue. Column names of the TPRM issue table are not documented: start-up
+    # validation against sys_dictionary catches a wrong guess; more issue tables go under ``issues_<name>``.
+    "issues": {"table": ISSUES, "filter": "",
+               "fields": ["sys_id", "number", "short_description", "description", "state", "priority", "due_date",
+                          "vendor", "engagement", "assessment", "active", "sys_updated_on"]},
 }
 
 # Attachments are read from the Attachment API for records of these tables.

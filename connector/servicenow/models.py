@@ -120,3 +120,18 @@ class AttachmentMeta(SnRecord):
     table_name: str = ""
     table_sys_id: str = ""
     hash: Text = None
+
+
+class RiskIssue(SnRecord):
+    """A TPRM / GRC issue in the default field names (other tables are mapped onto these)."""
+
+    number: Text = None
+    short_description: Text = None
+    description: Text = None
+    state: Text = None
+    priority: Text = None
+    due_date: Text = None
+    vendor: Ref = None
+    engagement: Ref = None
+    assessment: Ref = None
+    active: Flag = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TABLES = ("users", "vendors", "services", "assessments")
+TABLES = ("users", "vendors", "services", "assessments", "issues")
 FORMATS = ("csv", "json", "xlsx")
 
 # field -> default column; required fields first. Documented in docs/migrating.md.
@@ -30,9 +30,12 @@ COLUMNS: dict[str, dict[str, str]] = {
                  "owners": "owners", "documents": "documents", "boms": "boms"},
     "assessments": {"key": "id", "vendor": "vendor_id", "service": "service_id", "name": "name",
                     "assignee": "assignee", "template": "template", "state": "state", "documents": "documents"},
+    "issues": {"key": "id", "title": "title", "vendor": "vendor_id", "service": "service_id",
+               "assessment": "assessment_id", "number": "number", "description": "description", "state": "state",
+               "due_date": "due_date"},
 }
 REQUIRED = {"users": ("key", "email"), "vendors": ("key", "name"), "services": ("key", "vendor", "name"),
-            "assessments": ("key", "vendor")}
+            "assessments": ("key", "vendor"), "issues": ("key", "title")}
 LIST_SEPARATORS = (";", "|", "\n")
 
 

@@ -1,7 +1,7 @@
 """A file export of another GRC tool (OneTrust, Archer, ProcessUnity, a spreadsheet) as a source.
 
-The folder holds ``users``, ``vendors``, ``services`` and ``assessments`` tables (CSV, JSON or
-XLSX) and the files their ``documents`` / ``boms`` columns name by relative path. The whole
+The folder holds ``users``, ``vendors``, ``services``, ``assessments`` and ``issues`` tables (CSV,
+JSON or XLSX) and the files their ``documents`` / ``boms`` columns name by relative path. The whole
 export is validated before anything is written (``check``): one report lists every problem
 with its file, row and column, and the migration stops if there is any. Rows keep their key
 column as the stable source key, used for idempotency keys and the ledger exactly like a sys_id.
@@ -19,6 +19,7 @@ from connector.deadline import Deadline
 from connector.errors import ConfigError, ContentMismatch
 from connector.servicenow.attachments import Downloaded
 from connector.sources.base import StreamStats, Window
+from connector.sources.export_issues import snapshot_issues, validate_issues
 from connector.sources.export_tables import COLUMNS, REQUIRED, TABLES, Problem, Table, read_table, split_list
 from connector.sync.canonical import (
     CanonicalAssessment,
@@ -32,11 +33,13 @@ from connector.sync.canonical import (
     normalize_email,
 )
 from connector.sync.config import ConnectorConfig
-from connector.sync.content import HEAD_BYTES, sniff_kind
+from connector.sync.bom_detect import BomSniffer
+from connector.sync.content import HEAD_BYTES
 from connector.sync.state import StateDB
 
 SOURCE = "files"
-STREAM_OF_TABLE = {"users": "users", "vendors": "vendors", "services": "engagements", "assessments": "assessments"}
+STREAM_OF_TABLE = {"users": "users", "vendors": "vendors", "services": "engagements", "assessments": "assessments",
+                   "issues": "issues"}
 PARENT_ENTITY = {"vendors": "vendor", "services": "service", "assessments": "assessment"}
 TRUE = {"true", "yes", "y", "1", "active"}
 FALSE = {"false", "no", "n", "0", "inactive"}
@@ -59,6 +62,7 @@ class Export:
     vendors: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # see export_issues.py
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # attachment key -> metadata
 
 
@@ -110,6 +114,7 @@ class _Validator:
         self._vendors(tables["vendors"], keyed["vendors"])
         self._services(tables["services"], keyed["services"])
         self._assessments(tables["assessments"], keyed["assessments"])
+        validate_issues(self, tables["issues"], keyed["issues"])
         return self.export
 
     def _check_columns(self, t: Table) -> None:
@@ -261,7 +266,7 @@ def validate_export(root: str | Path, cfg: ConnectorConfig) -> tuple[Export, lis
 
 class FileSource:
     name = SOURCE
-    streams = ("users", "vendors", "engagements", "assessments", "attachments")
+    streams = ("users", "vendors", "engagements", "assessments", "issues", "attachments")
 
     def __init__(self, path: str | Path, config: ConnectorConfig) -> None:
         self.root = Path(path).resolve()
@@ -292,7 +297,7 @@ class FileSource:
                 window: Window | None = None) -> StreamStats:
         e = self._validated()
         stats = StreamStats(stream)
-        kinds: dict[str, str] = {}
+        kinds: dict[str, tuple[str, str]] = {}
         if stream == "attachments":
             rows = [self._file_meta(m) for m in e.files.values()]
             kinds = {r["sys_id"]: r.pop("_kind") for r in rows}
@@ -302,24 +307,29 @@ class FileSource:
         with state.transaction():
             changed, unchanged = state.upsert_staged(stream, SOURCE, rows, run_id=run_id, updated_field="updated_on")
             present = {r["sys_id"] for r in rows}
+            # A file or an issue gone from the export was deleted: its document or finding is archived.
             stats.deleted = state.mark_deleted(stream, SOURCE, state.staged_keys(stream, SOURCE) - present) \
-                if stream == "attachments" else 0
+                if stream in ("attachments", "issues") else 0
             for r in rows:
                 if r["sys_id"] in kinds:
-                    state.set_kind("attachments", SOURCE, r["sys_id"], kinds[r["sys_id"]], r["hash"])
+                    kind, reason = kinds[r["sys_id"]]
+                    state.set_kind("attachments", SOURCE, r["sys_id"], kind, r["hash"], reason)
         stats.records, stats.changed, stats.unchanged = len(rows), changed, unchanged
         return stats
 
     def _file_meta(self, m: dict[str, Any]) -> dict[str, Any]:
-        digest, head = hashlib.sha256(), b""
+        # One pass: the hash, and BOM detection by content over as much of the file as it needs.
+        digest, sniffer = hashlib.sha256(), BomSniffer()
         with open(self.root / m["path"], "rb") as fh:
-            while block := fh.read(1024 * 1024):
-                if len(head) < HEAD_BYTES:
-                    head += block[: HEAD_BYTES - len(head)]
+            while block := fh.read(256 * 1024):
+                if not sniffer.done:
+                    sniffer.feed(block)
                 digest.update(block)
+        facts = sniffer.close()
         return {"sys_id": m["key"], "file_name": m["file_name"], "size_bytes": m["size"], "hash": digest.hexdigest(),
                 "table_name": m["table"], "table_sys_id": m["parent_key"], "path": m["path"],
-                "updated_on": digest.hexdigest()[:16], "_kind": sniff_kind(head)}
+                "updated_on": digest.hexdigest()[:16], "_kind": ("bom" if facts.is_bom else "document",
+                                                                 facts.describe())}
 
     # --- snapshot, files, keys --------------------------------------------------------------
 
@@ -349,13 +359,14 @@ class FileSource:
                 source=SOURCE, key=row.key, label=r.get("name") or row.key, name=r.get("name"),
                 vendor_key=r.get("vendor"), service_key=r.get("service"), assignee_key=r.get("assignee"),
                 template_key=r.get("template"), template_name=r.get("template"), state=r.get("state"))
+        snap.issues = snapshot_issues(state)
         for row in state.staged("attachments", SOURCE, include_deleted=True):
             r = row.record
             snap.attachments[row.key] = CanonicalAttachment(
                 source=SOURCE, key=row.key, label=r["file_name"], updated_on=r.get("updated_on"),
                 file_name=r["file_name"], size=int(r["size_bytes"]), sha256=r["hash"], parent_table=r["table_name"],
                 parent_entity=PARENT_ENTITY.get(r["table_name"]), parent_key=r["table_sys_id"],  # type: ignore[arg-type]
-                kind=row.kind, file_ref=r["path"], deleted=row.deleted_at is not None)
+                kind=row.kind, kind_reason=row.kind_reason, file_ref=r["path"], deleted=row.deleted_at is not None)
         return snap
 
     def fetch(self, attachment: CanonicalAttachment, dest: BinaryIO) -> Downloaded:
@@ -379,5 +390,5 @@ class FileSource:
 
     def key_prefix(self, entity: str) -> str:
         table = {"user": "users", "vendor": "vendors", "service": "services", "assessment": "assessments",
-                 "document": "documents", "bom": "boms"}[entity]
+                 "document": "documents", "bom": "boms", "finding": "issues"}[entity]
         return f"files:{table}"

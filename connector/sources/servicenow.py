@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 from connector.deadline import Deadline
+from connector.workers import run_all
 from connector.errors import ConfigError
 from connector.servicenow.attachments import Downloaded, download
 from connector.servicenow.client import ServiceNowClient
-from connector.servicenow.errors import ServiceNowError
 from connector.servicenow.reader import Cursor, ReadStats, TableReader, incremental_since
 from connector.servicenow.schema import fields_in_query, table_problems
 from connector.sources.base import StreamStats, Window
+from connector.sources.servicenow_issues import extract_issues
 from connector.sources.servicenow_mapping import SOURCE, build_snapshot
 from connector.sync.canonical import CanonicalAttachment, Snapshot
 from connector.sync.config import ConnectorConfig
-from connector.sync.content import HEAD_BYTES, may_hold_json, sniff_kind, unsafe_file_name
+from connector.sources.attachment_probe import ProbeFailed, probe_attachment
+from connector.sync.content import needs_probe
 from connector.sync.state import StateDB
 
 log = logging.getLogger(__name__)
 
-TABLE_STREAMS = ("users", "vendors", "contacts", "engagements", "assessments", "templates", "vendor_types")
+TABLE_STREAMS = ("users", "vendors", "contacts", "engagements", "assessments", "templates", "vendor_types", "issues")
 
 
 class ServiceNowSource:
@@ -77,6 +77,8 @@ class ServiceNowSource:
                 window: Window | None = None) -> StreamStats:
         if stream == "attachments":
             return self._extract_attachments(state, run_id=run_id, full_refresh=full_refresh, window=window)
+        if stream == "issues":  # every issue table of the mapping, each with its own cursor and sweep
+            return extract_issues(self, state, run_id=run_id, full_refresh=full_refresh, window=window)
         spec = self.cfg.source.tables[stream]
         stats = StreamStats(stream)
         if spec.table in self.skipped_tables:
@@ -158,9 +160,10 @@ class ServiceNowSource:
         return stats
 
     def _classify(self, state: StateDB) -> int:
-        """Probe the first 64 KiB of new or changed attachments: BOMs are known by content.
-        Only attachments whose declared type could carry JSON text are read; PDF, Office, image
-        and archive files are documents (their bytes are hash-checked when they are uploaded)."""
+        """Classify new or changed attachments by content (``attachment_probe``): BOMs are known
+        by what they hold, whatever their name. Only attachments whose declared type and name
+        both say binary (a ``.pdf`` sent as ``application/pdf``) are documents without a probe;
+        their bytes are hash-checked when they are uploaded."""
         todo = []
         for row in state.staged("attachments", SOURCE):
             meta = row.record
@@ -173,59 +176,38 @@ class ServiceNowSource:
                 state.set_kind("attachments", SOURCE, row.key, "document", version, "not probed (malformed size_bytes)")
                 continue
             too_big = size > max(self.cfg.documents.max_bytes, self.cfg.boms.max_bytes)
-            if size == 0 or too_big or unsafe_file_name(meta.get("file_name", "")):
+            if size == 0 or too_big:
                 state.set_kind("attachments", SOURCE, row.key, "document", version, "not probed (fails pre-flight)")
                 continue
-            if not may_hold_json(meta.get("content_type")):
+            if not needs_probe(meta.get("content_type"), meta.get("file_name") or ""):
                 state.set_kind("attachments", SOURCE, row.key, "document", version, None)
                 continue
             todo.append((row.key, version, size, meta.get("hash") or ""))
 
         def probe(item: tuple[str, str, int, str]) -> tuple[str, str, str, str | None]:
             key, version, size, expected = item
-            want = min(size, HEAD_BYTES)
-            problem = "no answer"
-            for _ in range(3):
-                try:
-                    head = bytearray()
-                    with self.client.stream(f"/api/now/attachment/{key}/file") as resp:
-                        for chunk in resp.iter_bytes(HEAD_BYTES):
-                            head += chunk
-                            if len(head) > want:
-                                break
-                except ServiceNowError as exc:
-                    if exc.fatal:
-                        raise
-                    problem = f"content probe failed: {exc}"
-                    continue
-                except Exception as exc:  # a body cut mid-stream
-                    if not type(exc).__module__.startswith("httpx"):
-                        raise
-                    problem = f"content probe interrupted: {type(exc).__name__}"
-                    continue
-                if len(head) < want or (size <= HEAD_BYTES and len(head) != size):
-                    # A cut or substituted body must not decide what the file is.
-                    problem = f"content probe got {len(head)} bytes where {want} were expected"
-                    continue
-                head = head[:HEAD_BYTES]
-                if expected and size <= HEAD_BYTES:
-                    # The probe read the whole file: check it now, so a dry run knows too.
-                    got = hashlib.sha256(head).hexdigest()
-                    if got != expected.lower():
-                        return key, version, "corrupt", (f"content does not match ServiceNow's hash (sha256 "
-                                                         f"{got[:12]}…, expected {expected[:12]}…)")
-                return key, version, sniff_kind(bytes(head)), None
-            return key, version, "", problem
+            try:
+                kind, reason = probe_attachment(self.client, key, size, expected or None)
+            except ProbeFailed as exc:
+                return key, version, "", str(exc)
+            return key, version, kind, reason
 
         done = 0
-        with ThreadPoolExecutor(self.cfg.sync.servicenow_concurrency) as pool:
-            for key, version, kind, problem in pool.map(probe, todo):
-                if not kind:  # probe failed: leave unclassified, probed again next run
-                    log.warning("attachment %s: %s", key, problem)
-                    continue
-                with state.transaction():
-                    state.set_kind("attachments", SOURCE, key, kind, version, problem)
-                done += 1
+
+        def record(_: tuple, result: tuple[str, str, str, str | None]) -> None:
+            nonlocal done
+            key, version, kind, problem = result
+            if not kind:  # probe failed: leave unclassified, probed again next run
+                log.warning("attachment %s: %s", key, problem)
+                return
+            with state.transaction():
+                state.set_kind("attachments", SOURCE, key, kind, version, problem)
+            done += 1
+
+        # Each verdict is recorded as it arrives (in this thread: the state DB is not shared), so a
+        # run stopped at its deadline keeps what was probed.
+        run_all(probe, todo, workers=self.cfg.sync.servicenow_concurrency, deadline=self.deadline, name="probe",
+                on_result=record, doing="probing attachment contents")
         return done
 
     # --- snapshot and files -----------------------------------------------------------------
@@ -236,7 +218,8 @@ class ServiceNowSource:
     def key_prefix(self, entity: str) -> str:
         t = self.cfg.source.tables
         table = {"user": t["users"].table, "vendor": t["vendors"].table, "service": t["engagements"].table,
-                 "assessment": t["assessments"].table, "document": "sys_attachment", "bom": "sys_attachment"}[entity]
+                 "assessment": t["assessments"].table, "document": "sys_attachment", "bom": "sys_attachment",
+                 "finding": t["issues"].table}[entity]
         return f"sn:{table}"
 
     def fetch(self, attachment: CanonicalAttachment, dest: BinaryIO) -> Downloaded:

@@ -5,6 +5,7 @@
   vm_vdr_contact with primary_contact=true (else none); status and tags only through maps;
 - service: engagement ``name``, ``description``, under its ``vendor``, owner = business_owner;
 - assessment: vendor, engagement, assigned_to, template, state, name;
+- issue: see ``servicenow_issues.py``;
 - attachment: parent entity from its table (core_company → vendor, engagement → service,
   assessment → assessment), kind from the content probe made at extraction.
 """
@@ -34,7 +35,9 @@ from connector.sync.canonical import (
     Contact,
     Snapshot,
 )
+from connector.sources.servicenow_issues import snapshot_issues
 from connector.sync.config import ConnectorConfig
+from connector.sync.record_repairs import repair_email
 from connector.sync.state import StagedRow, StateDB
 
 SOURCE = "servicenow"
@@ -84,9 +87,10 @@ def _clean(v: str | None) -> str | None:
 def map_user(row: StagedRow) -> CanonicalUser:
     u, problems = _validated(SysUser, row)
     label = _clean(u.name) or _clean(u.user_name) or u.sys_id
+    email, repaired = repair_email(u.email)
     return CanonicalUser(source=SOURCE, key=u.sys_id, label=label, updated_on=u.sys_updated_on, force=row.force,
-                         email_raw=u.email, first_name=_clean(u.first_name), last_name=_clean(u.last_name),
-                         active=u.active is not False, problems=problems)
+                         email_raw=email, first_name=_clean(u.first_name), last_name=_clean(u.last_name),
+                         active=u.active is not False, problems=problems, repairs=[repaired] if repaired else [])
 
 
 def primary_contact(contacts: list[VendorContact]) -> Contact | None:
@@ -119,10 +123,15 @@ def map_vendor(row: StagedRow, contacts: list[VendorContact], cfg: ConnectorConf
 def map_service(row: StagedRow, table: str = "engagement") -> CanonicalService:
     e, problems = _validated(Engagement, row)
     problems += [p for p in [_ref_problem(table, "vendor", e.vendor)] if p]
+    name, repairs = _clean(e.name), []
+    if name is None and _clean(e.number):  # the engagement's number is what people call it by
+        name = _clean(e.number)
+        repairs.append(f"the engagement has no name: named after its number {name}")
     return CanonicalService(source=SOURCE, key=e.sys_id, label=_clean(e.name) or e.number or e.sys_id,
-                            updated_on=e.sys_updated_on, force=row.force, name=_clean(e.name),
+                            updated_on=e.sys_updated_on, force=row.force, name=name,
                             description=e.description, vendor_key=e.vendor,
-                            owner_keys=[e.business_owner] if e.business_owner else [], problems=problems)
+                            owner_keys=[e.business_owner] if e.business_owner else [], problems=problems,
+                            repairs=repairs)
 
 
 def map_assessment(row: StagedRow, template_names: dict[str, str],
@@ -175,7 +184,12 @@ def build_snapshot(state: StateDB, cfg: ConnectorConfig) -> Snapshot:
         snap.services[s.key] = s
     for row in state.staged("assessments", SOURCE, include_deleted=True):
         a = map_assessment(row, templates, t["assessments"].table)
+        eng = snap.services.get(a.service_key or "")
+        if not a.vendor_key and eng is not None and eng.vendor_key:  # its engagement says whose it is
+            a = a.model_copy(update={"vendor_key": eng.vendor_key, "repairs": [
+                f"the assessment has no vendor: took its engagement's vendor {eng.vendor_key}"]})
         snap.assessments[a.key] = a
+    snap.issues = snapshot_issues(state, cfg)
     parents = {t["vendors"].table: "vendor", t["engagements"].table: "service", t["assessments"].table: "assessment"}
     for row in state.staged("attachments", SOURCE, include_deleted=True):
         a = map_attachment(row, parents)

@@ -51,6 +51,7 @@ class Canonical(BaseModel):
     # Why the source record cannot be mapped (a malformed value, a reference that is not a key):
     # the record's own outcome (invalid, with these reasons), never a failed run.
     problems: list[str] = Field(default_factory=list)
+    repairs: list[str] = Field(default_factory=list)  # what the mapping repaired (ledger ``repairs``)
 
 
 class CanonicalUser(Canonical):
@@ -120,6 +121,22 @@ class CanonicalAssessment(Canonical):
     deleted: bool = False  # gone from the source (found by the sys_id sweep)
 
 
+class CanonicalIssue(Canonical):
+    """A TPRM / GRC issue: becomes a Coverbase finding."""
+
+    table: str = ""  # source table, named in the finding's body
+    number: str | None = None
+    title: str | None = None  # short_description, trimmed
+    description: str | None = None
+    state: str | None = None  # the source value (GRC numbering by default)
+    priority: str | None = None
+    due_date: str | None = None  # as the source wrote it: "YYYY-MM-DD[ HH:MM:SS]" UTC, or ISO 8601
+    vendor_key: str | None = None
+    service_key: str | None = None  # engagement
+    assessment_key: str | None = None
+    deleted: bool = False  # gone from the source (found by the sys_id sweep)
+
+
 class CompanyRef(BaseModel):
     """A company an engagement points at that is not among the synced vendors."""
 
@@ -137,6 +154,7 @@ class Snapshot(BaseModel):
     services: dict[str, CanonicalService] = Field(default_factory=dict)
     attachments: dict[str, CanonicalAttachment] = Field(default_factory=dict)
     assessments: dict[str, CanonicalAssessment] = Field(default_factory=dict)
+    issues: dict[str, CanonicalIssue] = Field(default_factory=dict)
     company_refs: dict[str, CompanyRef] = Field(default_factory=dict)
 
 

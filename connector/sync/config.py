@@ -66,9 +66,10 @@ class SourceConfig(Strict):
         defaults = _default_tables()
         for name, spec in defaults.items():
             self.tables.setdefault(name, spec)
-        unknown = set(self.tables) - set(defaults)
+        unknown = {k for k in self.tables if k not in defaults and not k.startswith("issues_")}
         if unknown:
-            raise ValueError(f"unknown source table key(s) {sorted(unknown)}; expected some of {sorted(defaults)}")
+            raise ValueError(f"unknown source table key(s) {sorted(unknown)}; expected some of {sorted(defaults)}, "
+                             "or issues_<name> for another issue table")
         return self
 
 
@@ -123,6 +124,15 @@ class DocumentsConfig(Strict):
 class BomsConfig(Strict):
     enabled: bool = True
     max_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
+    # lenient: schema findings are warnings and the BOM is uploaded; strict: a finding refuses it.
+    validation: Literal["strict", "lenient"] = "lenient"
+    # Schema validation holds the document in memory: above this size it is skipped (noted).
+    validation_max_bytes: int = Field(5 * 1024 * 1024, ge=0)
+    # Coverbase parses asynchronously: after the uploads, read each new BOM's parse_status up to
+    # this many times (0: only on the next run), this far apart; the rest is read next run.
+    verdict_poll_rounds: int = Field(2, ge=0, le=10)
+    verdict_poll_interval_seconds: float = Field(0.5, ge=0, le=60)
+    verdict_reads_per_run: int = Field(500, ge=0, le=100_000)  # GETs of BOMs still pending, per run
 
 
 class AssessmentsConfig(Strict):
@@ -137,6 +147,146 @@ class AssessmentsConfig(Strict):
         bad = [k for k, ids in v.items() for i in ids if not str(i).startswith("cbctst_")]
         if bad:
             raise ValueError(f"values must be lists of control set ids (cbctst_...); wrong for {sorted(set(bad))}")
+        return v
+
+
+# GRC issue states as one live instance numbers them (servicenow-writes.md §A.3); instances differ.
+GRC_ISSUE_STATES = {"1": "new", "2": "analyze", "5": "respond", "0": "review", "3": "closed_complete",
+                    "4": "closed_incomplete", "7": "cancelled"}
+ISSUE_FIELDS = ("number", "short_description", "description", "state", "priority", "due_date", "vendor",
+                "engagement", "assessment", "active")
+
+
+def state_token(value: str) -> str:
+    """``Closed Complete`` / ``closed-complete`` / ``closed_complete`` compare equal."""
+    return "_".join("".join(c if c.isalnum() else " " for c in value.strip().lower()).split())
+
+
+class FindingsConfig(Strict):
+    states: dict[str, str] = Field(default_factory=lambda: dict(GRC_ISSUE_STATES))  # source value -> name
+    status_map: dict[str, str] = Field(default_factory=dict)  # state value or name -> cbst_...; no default
+    archive_states: list[str] = Field(default_factory=lambda: ["cancelled"])  # names or values
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # issue table -> {field: column}
+    confirm: dict[str, str] = Field(default_factory=dict)  # issue key -> cbtask_... or "none" (by hand)
+    reconcile_deletions: bool = True  # a sys_id sweep finds deleted issues (their findings are archived)
+
+    @field_validator("status_map")
+    @classmethod
+    def _status_ids(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, x in v.items() if not str(x).startswith("cbst_")]
+        if bad:
+            raise ValueError(f"values must be Coverbase finding status ids (cbst_...); wrong for {bad}")
+        return {str(k): x for k, x in v.items()}
+
+    @field_validator("confirm")
+    @classmethod
+    def _confirmations(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, x in v.items() if x != "none" and not str(x).startswith("cbtask_")]
+        if bad:
+            raise ValueError(f"values must be a finding id (cbtask_...) or 'none'; wrong for {bad}")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        bad = sorted({f for cols in v.values() for f in cols if f not in ISSUE_FIELDS})
+        if bad:
+            raise ValueError(f"unknown issue field(s) {bad}; expected some of {list(ISSUE_FIELDS)}")
+        return v
+
+    def state_name(self, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        v = value.strip()
+        return state_token(self.states.get(v, v))
+
+    def known_state(self, value: str | None) -> bool:
+        v = (value or "").strip()
+        return not v or v in self.states or state_token(v) in {state_token(n) for n in self.states.values()}
+
+    def status_for(self, value: str | None) -> str | None:
+        """The cbst_ id for a source state: by its value first, then by its name."""
+        if value is None:
+            return None
+        v, name = value.strip(), self.state_name(value)
+        if v in self.status_map:
+            return self.status_map[v]
+        return next((x for k, x in self.status_map.items() if state_token(k) == name), None)
+
+    def archives(self, value: str | None) -> bool:
+        if value is None or not value.strip():
+            return False
+        v, name = value.strip(), self.state_name(value)
+        return any(a == v or state_token(a) == name for a in self.archive_states)
+
+
+# Coverbase assessment attributes a write-back field mapping may name (what each one writes:
+# connector/writeback/outcome.py). score is score_percent as a percentage (72.5), score_percent as sent.
+WRITE_BACK_ATTRIBUTES = ("status", "score", "score_percent", "findings_count", "assessment_id", "updated_at")
+COVERBASE_ASSESSMENT_STATUSES = ("created", "collecting_documents", "indexing_supporting_documents",
+                                 "analyzing_questionnaire", "review_evals", "complete", "failed", "canceled")
+# Never targets of a mapping: journals have their own rules (work notes only, never comments, which
+# third-party contacts see), and system fields are ServiceNow's.
+_NOT_MAPPABLE = ("work_notes", "comments")
+
+
+class WriteBackConfig(Strict):
+    """Assessment outcomes back into ServiceNow (opt-in): a work note per change, optional fields."""
+
+    enabled: bool = False
+    table: str | None = None  # default: source.tables.assessments.table
+    fields: dict[str, str] = Field(default_factory=dict)  # Coverbase attribute -> ServiceNow column
+    # ServiceNow column (state or risk_rating) -> {Coverbase status -> ServiceNow value}; unmapped
+    # statuses leave the column alone. These columns drive ServiceNow's own process: explicit maps only.
+    state_map: dict[Literal["state", "risk_rating"], dict[str, str]] = Field(default_factory=dict)
+    concurrency: int = Field(4, ge=1, le=32)
+    # A write whose answer was lost (5xx, 202, dropped connection) is verified by reading the journal
+    # back, but only once ServiceNow can no longer be committing it (its transaction quota is 60 s).
+    settle_seconds: float = Field(120.0, ge=0, le=3600)
+    max_attempts: int = Field(4, ge=1, le=10)  # per record and run, for answers that prove nothing was written
+    max_wait_seconds: float = Field(120.0, ge=0, le=3600)  # total Retry-After waiting per record and run
+    recheck_terminal: bool = False  # also re-read assessments whose terminal outcome was already written
+    # coverbase_outcomes_sensor: how much it may poll per tick, and how fast
+    poll_batch: int = Field(25, ge=1, le=1000)
+    poll_rate_per_second: float = Field(2.0, gt=0, le=50)
+    poll_budget_seconds: float = Field(20.0, gt=0, le=45)  # inside Dagster's 60 s sensor evaluation timeout
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = sorted(set(v) - set(WRITE_BACK_ATTRIBUTES))
+        if bad:
+            raise ValueError(f"unknown Coverbase attribute(s) {bad}; choose from {list(WRITE_BACK_ATTRIBUTES)}")
+        cols = [c for c in v.values() if c in _NOT_MAPPABLE or c.startswith("sys_") or c in ("state", "risk_rating")]
+        if cols:
+            raise ValueError(f"column(s) {sorted(cols)} cannot be mapped: work notes are written on their own, "
+                             "comments never (third-party contacts see them), system fields are ServiceNow's, and "
+                             "state / risk_rating only through write_back.state_map")
+        dup = sorted({c for c in v.values() if list(v.values()).count(c) > 1})
+        if dup:
+            raise ValueError(f"column(s) {dup} mapped from more than one attribute")
+        return v
+
+    @field_validator("state_map", mode="before")
+    @classmethod
+    def _values_as_text(cls, v: Any) -> Any:
+        # YAML reads `complete: 5` as a number; ServiceNow values are strings on the wire.
+        if isinstance(v, dict):
+            return {k: ({s: (str(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x)
+                         for s, x in m.items()} if isinstance(m, dict) else m) for k, m in v.items()}
+        return v
+
+    @field_validator("state_map")
+    @classmethod
+    def _state_map(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for column, values in v.items():
+            bad = sorted(set(values) - set(COVERBASE_ASSESSMENT_STATUSES))
+            if bad:
+                raise ValueError(f"{column}: unknown Coverbase status(es) {bad}; choose from "
+                                 f"{list(COVERBASE_ASSESSMENT_STATUSES)}")
+            empty = sorted(k for k, x in values.items() if not str(x).strip())
+            if empty:
+                raise ValueError(f"{column}: empty ServiceNow value for {empty} (a choice field is not cleared by '')")
         return v
 
 
@@ -184,8 +334,10 @@ class ConnectorConfig(Strict):
     documents: DocumentsConfig = Field(default_factory=DocumentsConfig)
     boms: BomsConfig = Field(default_factory=BomsConfig)
     assessments: AssessmentsConfig = Field(default_factory=AssessmentsConfig)
+    findings: FindingsConfig = Field(default_factory=FindingsConfig)
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
+    write_back: WriteBackConfig = Field(default_factory=WriteBackConfig)
 
 
 def _explain(exc: ValidationError, where: str) -> str:

@@ -1,6 +1,6 @@
 """SyncEngine: check → extract → push, entity by entity, in dependency order.
 
-users → vendors → services → documents and BOMs → assessments. Each step can also be called on
+users → vendors → services → documents and BOMs → assessments → findings. Each step can also be called on
 its own (the Dagster assets do), sharing the same run id so a dry run's stand-in ids flow from
 one step to the next.
 """
@@ -24,6 +24,7 @@ from connector.sync.entities.assessments import AssessmentsSync
 from connector.sync.entities.base import EntitySync
 from connector.sync.entities.boms import BomsSync
 from connector.sync.entities.documents import DocumentsSync
+from connector.sync.entities.findings import FindingsSync
 from connector.sync.entities.services import ServicesSync
 from connector.sync.entities.users import UsersSync
 from connector.sync.entities.vendors import VendorsSync
@@ -33,7 +34,8 @@ from connector.sync.report import EntityReport, RunReport
 from connector.sync.state import StateDB
 from connector.sync.writer_lock import writer_lock
 
-ORDER: tuple[type[EntitySync], ...] = (UsersSync, VendorsSync, ServicesSync, DocumentsSync, BomsSync, AssessmentsSync)
+ORDER: tuple[type[EntitySync], ...] = (UsersSync, VendorsSync, ServicesSync, DocumentsSync, BomsSync, AssessmentsSync,
+                                       FindingsSync)
 ENTITY_NAMES = tuple(cls.name for cls in ORDER)
 
 

@@ -36,7 +36,8 @@ STATUS_OF_OUTCOME = {CREATED: OK, UPDATED: OK, UNCHANGED: OK, LINKED: OK, ARCHIV
 CREATE, UPDATE, LINK, ARCHIVE, NOOP = "create", "update", "link", "archive", "noop"
 WRITE_ACTIONS = frozenset({CREATE, UPDATE, LINK, ARCHIVE})
 PREDICTED_OUTCOME = {CREATE: CREATED, UPDATE: UPDATED, LINK: LINKED, ARCHIVE: ARCHIVED, NOOP: UNCHANGED,
-                     INVALID: INVALID, DEFERRED: DEFERRED, SKIPPED: SKIPPED, REJECTED: REJECTED}
+                     INVALID: INVALID, DEFERRED: DEFERRED, SKIPPED: SKIPPED, REJECTED: REJECTED,
+                     TRANSIENT: TRANSIENT}  # planned transient: a write still awaiting confirmation
 
 
 def is_fatal(exc: BaseException) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 DEFAULT_PATH = ".connector/state.db"
-ENTITIES = ("user", "vendor", "service", "document", "bom", "assessment")
+ENTITIES = ("user", "vendor", "service", "document", "bom", "assessment", "finding")
 
 
 def utcnow() -> str:
@@ -83,7 +83,35 @@ def _m002_request_ids(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX changelog_record ON changelog (entity, source, source_key)")
 
 
-MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids)]
+def _m003_repairs_and_bom_verdicts(db: sqlite_utils.Database) -> None:
+    """Issue 12: what was repaired (and the name the source had), advisory warnings, what the
+    connector read in a BOM and what Coverbase's parser made of it. Attachments classified by
+    the old 64 KiB sniff, or left unprobed for an unsafe name, are probed again once."""
+    for col, kind in (("original_name", "TEXT"), ("repairs", "TEXT"), ("warnings", "TEXT"), ("bom_format", "TEXT"),
+                      ("bom_spec_version", "TEXT"), ("component_count", "INTEGER"), ("parse_status", "TEXT"),
+                      ("parse_error", "TEXT"), ("parsed_component_count", "INTEGER")):
+        db.execute(f"ALTER TABLE ledger ADD COLUMN {col} {kind}")
+    db.execute("UPDATE staging SET kind_version = NULL WHERE stream = 'attachments' AND kind = 'document'")
+
+
+
+
+def _m005_write_back(db: sqlite_utils.Database) -> None:
+    """Write-back of assessment outcomes (issue 15): verified Coverbase webhook events (deduplicated by
+    event id; nudges the outcomes sensor acts on) and the sensor's round-robin of polled assessments.
+    The write-back's own state is in ``ledger`` (entity ``assessment_outcome``) and ``changelog``."""
+    db.execute("""CREATE TABLE webhook_events (
+        event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, assessment_id TEXT, old_status TEXT,
+        new_status TEXT, occurred_at INTEGER, received_at TEXT NOT NULL, signature_sha256 TEXT NOT NULL,
+        deliveries INTEGER NOT NULL DEFAULT 1, last_delivery_at TEXT, processed_at TEXT, outcome TEXT)""")
+    db.execute("CREATE INDEX webhook_events_open ON webhook_events (event_type, processed_at)")
+    db.execute("""CREATE TABLE outcome_polls (
+        assessment_id TEXT PRIMARY KEY, source_key TEXT NOT NULL, polled_at TEXT NOT NULL,
+        observed_hash TEXT, observed_status TEXT, error TEXT)""")
+
+
+MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids), (3, _m003_repairs_and_bom_verdicts),
+              (5, _m005_write_back)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -91,6 +119,12 @@ _LEDGER_FIELDS = ("entity", "source", "source_key", "label", "coverbase_id", "pa
                   "content_sha256", "last_operation", "status", "attempts", "next_attempt_at", "error_class",
                   "error_message", "idempotency_key", "idem_generation", "run_id", "first_synced_at", "updated_at",
                   "request_id")
+# Migration 3 (issue 12): JSON lists in ``repairs`` / ``warnings``; the BOM columns stay NULL elsewhere.
+_LEDGER_FIELDS += ("original_name", "repairs", "warnings", "bom_format", "bom_spec_version", "component_count",
+                   "parse_status", "parse_error", "parsed_component_count")
+_OPTIONAL_FIELDS = ("label", "coverbase_id", "parent_id", "payload_hash", "content_sha256", "last_operation",
+                    "next_attempt_at", "error_class", "error_message", "idempotency_key", "run_id",
+                    "first_synced_at", "request_id", *_LEDGER_FIELDS[21:])
 
 
 @dataclass(slots=True)
@@ -119,14 +153,21 @@ class LedgerRow:
     first_synced_at: str | None = None
     updated_at: str = field(default_factory=utcnow)
     request_id: str | None = None
+    original_name: str | None = None
+    repairs: str | None = None
+    warnings: str | None = None
+    bom_format: str | None = None
+    bom_spec_version: str | None = None
+    component_count: int | None = None
+    parse_status: str | None = None
+    parse_error: str | None = None
+    parsed_component_count: int | None = None
 
     def __init__(self, entity: str, source: str, source_key: str, status: str, *, payload: Any = None,
                  **kw: Any) -> None:
         self.entity, self.source, self.source_key, self.status = entity, source, source_key, status
         self._payload = payload
-        for name in ("label", "coverbase_id", "parent_id", "payload_hash", "content_sha256", "last_operation",
-                     "next_attempt_at", "error_class", "error_message", "idempotency_key", "run_id",
-                     "first_synced_at", "request_id"):
+        for name in _OPTIONAL_FIELDS:
             setattr(self, name, kw.pop(name, None))
         self.attempts = kw.pop("attempts", 0) or 0
         self.idem_generation = kw.pop("idem_generation", 1) or 1
@@ -382,6 +423,13 @@ class StateDB:
             "status, http_status, error, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [utcnow(), run_id, entity, source, source_key, operation, coverbase_id, payload_hash, status, http_status,
              error, request_id])
+
+    def created_in_run(self, run_id: str, entity: str, source: str) -> dict[str, str]:
+        """source key -> Coverbase id of the records this run created, from the changelog (the
+        ledger's run_id would not do: any row rewritten in this run carries it)."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT source_key, coverbase_id FROM changelog WHERE run_id = ? AND entity = ? AND source = ? "
+            "AND operation = 'create' AND status = 'ok' AND coverbase_id IS NOT NULL", [run_id, entity, source])}
 
     def add_dry_run_ids(self, run_id: str, entity: str, ids: dict[str, str]) -> None:
         for key, cid in ids.items():

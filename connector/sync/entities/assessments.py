@@ -17,6 +17,7 @@ from connector.sync.entities.attachments import STALE_REASON, stale_pending
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.documents import document_hash
 from connector.sync.entities.refs import Refs
+from connector.sync.entities.repairs import note_repairs
 from connector.sync.entities.users import eligible
 from connector.sync.outcomes import (
     ARCHIVE,
@@ -96,7 +97,8 @@ class AssessmentsSync(EntitySync):
                                   f"(ineligible: {', '.join(cfg.assessments.ineligible_states)})", prev=prev))
                 continue
             if not x.vendor_key:
-                items.append(Item(key, x.label, INVALID, "assessment has no vendor", prev=prev))
+                items.append(Item(key, x.label, INVALID, "assessment has no vendor, and no engagement with a vendor to "
+                                  "take it from", prev=prev))
                 continue
             vid = vendors.get(x.vendor_key)
             if vid is None:
@@ -133,6 +135,8 @@ class AssessmentsSync(EntitySync):
             elif stale_pending(prev) and not ctx.retry_rejected:
                 item.action, item.reason = REJECTED, STALE_REASON
             items.append(item)
+        for it in items:
+            note_repairs(ctx, self.name, it, snap.assessments.get(it.key))
         return items
 
     def _workflow_missing(self, ctx: RunContext) -> str | None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connector.sync.canonical import CanonicalAttachment, Snapshot
-from connector.sync.content import extension, unsafe_file_name
+from connector.sync.content import extension, repair_file_name
+from connector.sync.context import RunContext
 from connector.sync.entities.base import Item
 from connector.sync.entities.refs import Refs
-from connector.sync.outcomes import ARCHIVE, DEFERRED, OK, SKIPPED, TRANSIENT
+from connector.sync.outcomes import ARCHIVE, DEFERRED, NOOP, OK, SKIPPED, TRANSIENT
 from connector.sync.state import LedgerRow
 
 REPLAY_WINDOW = timedelta(hours=23)  # Coverbase replays an Idempotency-Key for 24 h
@@ -33,12 +35,18 @@ class ParentRefs:
 def live_attachments(snap: Snapshot, ledger: dict[str, LedgerRow], *, boms: bool,
                      items: list[Item]) -> Iterator[tuple[str, CanonicalAttachment, LedgerRow | None]]:
     """The attachments of one entity (BOMs, or everything else) still at the source. One deleted
-    at the source gets an archive item appended to ``items`` if Coverbase holds it."""
+    at the source gets an archive item appended to ``items`` if Coverbase holds it; so does one
+    whose new content made it the other kind (a document re-uploaded as an SBOM, or the reverse):
+    the other entity delivers it now, and Coverbase must not keep both."""
     for key in sorted(snap.attachments):
         a = snap.attachments[key]
-        if (a.kind == "bom") != boms:
-            continue
         prev = ledger.get(key)
+        if (a.kind == "bom") != boms:
+            if a.kind is not None and not a.deleted and prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
+                now = "a document" if boms else "a bill of materials"
+                items.append(Item(key, a.label, ARCHIVE, f"its content is now {now}: delivered as one, this copy "
+                                  "archived", prev=prev, coverbase_id=prev.coverbase_id))
+            continue
         if a.deleted:
             if prev and prev.coverbase_id and prev.status in (OK, TRANSIENT):
                 items.append(Item(key, a.label, ARCHIVE, "deleted at the source", prev=prev,
@@ -82,13 +90,32 @@ def place(a: CanonicalAttachment, snap: Snapshot, refs: ParentRefs) -> Placement
     return p
 
 
+def with_safe_name(a: CanonicalAttachment, *, extension_from_type: bool = True
+                   ) -> tuple[CanonicalAttachment, dict[str, str | None]]:
+    """The attachment under the name Coverbase gets (``file_names.repair_file_name``), and the
+    ledger columns that keep the source's name and what was repaired (cleared when nothing was).
+    A BOM without an extension gets none from its declared type: its upload names the encoding."""
+    name, repairs = repair_file_name(a.file_name, a.key, a.content_type if extension_from_type else None)
+    if not repairs:
+        return a, {"original_name": None, "repairs": None}
+    return a.model_copy(update={"file_name": name}), {"original_name": a.file_name, "repairs": json.dumps(repairs)}
+
+
+def report_repairs(ctx: RunContext, name: str, items: list[Item]) -> None:
+    """Repairs of records this run acts on go to the run report (unchanged ones were reported when made)."""
+    rep = ctx.report.entity(name)
+    for it in items:
+        raw = (it.data.get("ledger") or {}).get("repairs")
+        if raw and it.action not in (NOOP, SKIPPED):
+            for text in json.loads(raw):
+                rep.repaired(it.key, it.label, text)
+
+
 def preflight(a: CanonicalAttachment, *, max_bytes: int, allowed_extensions: list[str] | None) -> str | None:
-    """Why this file must not be sent, decided from metadata alone (no download, no call)."""
+    """Why this file must not be sent, decided from metadata alone (no download, no call).
+    The name is already the repaired one: a name is never a reason to refuse a file."""
     if a.problems:
         return "; ".join(a.problems)
-    problem = unsafe_file_name(a.file_name)
-    if problem:
-        return problem
     if a.size <= 0:
         return "file is empty (0 bytes)"
     if a.size > max_bytes:
@@ -97,7 +124,8 @@ def preflight(a: CanonicalAttachment, *, max_bytes: int, allowed_extensions: lis
         ext = extension(a.file_name)
         if ext not in {e.lower() for e in allowed_extensions}:
             shown = f".{ext}" if ext else "(no extension)"
-            return f"file type {shown} is not allowed by Coverbase (allowed: {', '.join(allowed_extensions)})"
+            why = f"; {a.kind_reason}" if a.kind_reason and a.kind_reason.startswith("not a bill of materials") else ""
+            return f"file type {shown} is not allowed by Coverbase (allowed: {', '.join(allowed_extensions)}){why}"
     return None
 
 

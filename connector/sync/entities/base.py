@@ -52,7 +52,7 @@ class Item:
     payload_hash: str | None = None
     prev: LedgerRow | None = None
     coverbase_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # data["ledger"]: more ledger columns (repairs...)
     notes: list[str] = field(default_factory=list)
     followers: list[Follower] = field(default_factory=list)
 
@@ -181,7 +181,7 @@ class EntitySync:
                     continue
                 rows.append(ledger_row_for(ctx, self.entity, key, label, prev, outcome=outcome, reason=message,
                                            coverbase_id=it.coverbase_id, payload=it.payload,
-                                           payload_hash=it.payload_hash))
+                                           payload_hash=it.payload_hash, **it.data.get("ledger", {})))
         if rows and not ctx.dry_run:
             with ctx.state.transaction():
                 ctx.state.upsert_ledger(rows)
@@ -228,7 +228,7 @@ class EntitySync:
         row = ledger_row_for(ctx, self.entity, it.key, it.label, it.prev, outcome=res.outcome,
                              reason=res.reason or "; ".join(it.notes), coverbase_id=res.coverbase_id,
                              payload=res.payload, payload_hash=res.payload_hash, error=res.error,
-                             last_operation=it.action, **res.extra)
+                             last_operation=it.action, **{**it.data.get("ledger", {}), **res.extra})
         ctx.write_ledger(row, res.writes)
         for f in it.followers:
             ok = STATUS_OF_OUTCOME[res.outcome] == OK

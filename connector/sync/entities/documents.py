@@ -1,6 +1,7 @@
 """Documents: attachments that are not BOMs, streamed from the source into ``POST /v1/documents``.
 
-Pre-flight (name, size, extension) before any download; bytes spooled privately (memory up
+The name is repaired, never a reason to refuse (``file_names.py``: the source's name stays in
+the ledger's ``original_name``). Pre-flight (size, extension) before any download; bytes spooled privately (memory up
 to a few MiB, then an anonymous temp file), checked against the source's sha256, then
 uploaded with ``Idempotency-Key: sn:sys_attachment:<sys_id>:<sha256 prefix>``. Content is
 addressed by sha256: unchanged bytes are never uploaded twice; changed bytes are uploaded and
@@ -10,6 +11,7 @@ source archives its document (behind the circuit breaker).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from connector.coverbase.errors import CoverbaseBadRequest, CoverbaseNotFound, CoverbasePayloadTooLarge
@@ -24,7 +26,9 @@ from connector.sync.entities.attachments import (
     live_attachments,
     place,
     preflight,
+    report_repairs,
     stale_pending,
+    with_safe_name,
 )
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.refs import Refs
@@ -71,9 +75,10 @@ class DocumentsSync(EntitySync):
         ledger = ctx.ledger(self.entity)
         items: list[Item] = []
         for key, a, prev in live_attachments(snap, ledger, boms=False, items=items):
+            a, names = with_safe_name(a)
             problem = preflight(a, max_bytes=cfg.documents.max_bytes, allowed_extensions=cfg.documents.allowed_extensions)
             if problem:
-                items.append(Item(key, a.label, INVALID, problem, prev=prev))
+                items.append(Item(key, a.label, INVALID, problem, prev=prev, data={"ledger": names}))
                 continue
             if a.kind == "corrupt":
                 items.append(Item(key, a.label, INVALID, a.kind_reason or "content does not match its hash", prev=prev))
@@ -89,7 +94,8 @@ class DocumentsSync(EntitySync):
             payload = document_payload(a, p.vendor_id, p.service_ids, p.assessment_ids, cfg)  # type: ignore[arg-type]
             h = document_hash(payload, a)
             item = Item(key, a.label, CREATE, prev=prev, payload=payload, payload_hash=h,
-                        data={"attachment": a, "vendor_id": p.vendor_id})
+                        data={"attachment": a, "vendor_id": p.vendor_id, "ledger": names},
+                        notes=json.loads(names["repairs"]) if names["repairs"] else [])
             if prev and prev.status == INVALID and prev.payload_hash == h:
                 item.action, item.reason = INVALID, prev.error_message or "invalid"  # e.g. hash mismatch: same bytes
             elif prev and prev.status == REJECTED and prev.payload_hash == h and not ctx.retry_rejected:
@@ -111,6 +117,7 @@ class DocumentsSync(EntitySync):
                     item.action, item.data["changes"] = UPDATE, changes or {
                         k: v for k, v in payload.items() if k in ("name", "document_type", "service_ids", "assessment_ids")}
             items.append(item)
+        report_repairs(ctx, self.name, items)
         return items
 
     def predict(self, ctx: RunContext, item: Item) -> str:
@@ -192,8 +199,9 @@ class DocumentsSync(EntitySync):
     def _archive(self, ctx: RunContext, item: Item) -> Result:
         try:
             ctx.cb.archive_document(item.coverbase_id)  # type: ignore[arg-type]
-            note = "deleted at the source: document archived in Coverbase"
+            note = "document archived in Coverbase"
         except CoverbaseNotFound:
-            note = "deleted at the source: document was already gone from Coverbase"
+            note = "document was already gone from Coverbase"
+        note = f"{item.reason or 'deleted at the source'}: {note}"
         return Result(ARCHIVED, note, coverbase_id=item.coverbase_id,
                       writes=[write_log("archive", ok=True, coverbase_id=item.coverbase_id, http_status=200)])

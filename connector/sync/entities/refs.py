@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from connector.sync.context import RunContext
-from connector.sync.outcomes import OK
 
 
 class Refs:
@@ -17,8 +16,10 @@ class Refs:
                              if r.status == "archived" and r.coverbase_id})
         self.ledger = ctx.ledger(entity)
         self.labels = labels
-        self.created_this_run = {k for k, r in self.ledger.items()
-                                 if r.run_id == ctx.run_id and r.last_operation == "create" and r.status == OK}
+        # From the changelog: a ledger row rewritten this run (a changed message) carries this run's
+        # id too, and taking such a record for new would skip the read-back that prevents duplicates.
+        self.created_this_run = set() if ctx.dry_run else set(ctx.state.created_in_run(ctx.run_id, entity,
+                                                                                         ctx.source_name))
         if ctx.dry_run:
             self.created_this_run |= {k for k, v in self.ids.items() if v.startswith("dry-run:")}
 

@@ -15,6 +15,7 @@ from connector.sync.canonical import canonical_hash
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.refs import Refs
+from connector.sync.entities.repairs import note_repairs
 from connector.sync.outcomes import (
     CREATE,
     CREATED,
@@ -55,7 +56,8 @@ class ServicesSync(EntitySync):
                 items.append(Item(key, s.label, INVALID, "; ".join(s.problems), prev=prev))
                 continue
             if not s.name:
-                items.append(Item(key, s.label, INVALID, "name is empty", prev=prev))
+                items.append(Item(key, s.label, INVALID, "name is empty and the engagement has no number to name it "
+                                  "after", prev=prev))
                 continue
             if not s.vendor_key:
                 items.append(Item(key, s.label, INVALID, "engagement has no vendor", prev=prev))
@@ -91,6 +93,8 @@ class ServicesSync(EntitySync):
                         {k: v for k, v in payload.items() if k != "external_id"}
             items.append(item)
         self._read_back(ctx, [i for i in items if i.action == CREATE and not i.data["fresh_vendor"]])
+        for it in items:
+            note_repairs(ctx, self.name, it, snap.services.get(it.key))
         return items
 
     def _read_back(self, ctx: RunContext, creates: list[Item]) -> None:

@@ -14,6 +14,7 @@ from connector.sync.canonical import CanonicalAssessment, Snapshot, canonical_ha
 from connector.sync.config import ConnectorConfig
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Follower, Item, Result, write_log
+from connector.sync.entities.repairs import note_repairs
 from connector.sync.outcomes import (
     CREATE,
     CREATED,
@@ -97,6 +98,8 @@ class UsersSync(EntitySync):
                 continue
             items.append(Item(keys[0], lead.label, CREATE, prev=prev, payload=payload, payload_hash=h,
                               data={"email": email}, followers=followers))
+        for it in items:
+            note_repairs(ctx, self.name, it, snap.users.get(it.key))
         return items
 
     def predict(self, ctx: RunContext, item: Item) -> str:
