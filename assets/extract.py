@@ -10,6 +10,7 @@ import dagster as dg
 
 from assets.common import DAILY, EXTRACT_GROUP, extract_metadata, max_runtime_seconds, run_deadline, window_of
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
+from assets.settings_gate import require_settings
 from connector.errors import ConfigError
 from connector.sync.outcomes import is_fatal
 
@@ -35,6 +36,7 @@ STREAMS = {
                       "dictionary. Fails fast, with the setting to fix.")
 def preflight_checks(context: dg.AssetExecutionContext, coverbase: CoverbaseResource,
                      servicenow: ServiceNowResource, ledger: LedgerResource) -> dg.MaterializeResult:
+    require_settings(coverbase, servicenow, ledger)  # every problem at once, before anything else
     cfg = ledger.config()
     try:
         max_runtime_seconds()
@@ -52,8 +54,9 @@ def preflight_checks(context: dg.AssetExecutionContext, coverbase: CoverbaseReso
 def _extraction_asset(name: str, streams: tuple[str, ...], description: str):
     @dg.asset(name=name, group_name=EXTRACT_GROUP, kinds={"servicenow"}, description=description,
               deps=[preflight_checks], partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
-    def _asset(context: dg.AssetExecutionContext, servicenow: ServiceNowResource, ledger: LedgerResource,
-               sync_options: SyncOptionsResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, coverbase: CoverbaseResource, servicenow: ServiceNowResource,
+               ledger: LedgerResource, sync_options: SyncOptionsResource) -> dg.MaterializeResult:
+        require_settings(coverbase, servicenow, ledger)  # a run of a subset may not include preflight_checks
         cfg = ledger.config()
         window = window_of(context)
         source = servicenow.source(cfg, run_deadline(context))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from connector.coverbase.client import CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError, ConfigError, FatalSyncError
+from connector.explain import coverbase_failure, servicenow_failure
 from connector.sources.base import Source, StreamStats, Window
 from connector.sync.canonical import Snapshot
 from connector.sync.config import ConnectorConfig
@@ -87,13 +88,14 @@ class SyncEngine:
         try:
             self.cb.auth_test()
         except ApiError as exc:
-            raise FatalSyncError(f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
-                                 "COVERBASE_API_KEY.") from None
+            raise FatalSyncError(coverbase_failure(exc, self.cb.base_url)) from None
         try:
             info = self.source.check()
         except ConfigError:
             raise
         except ApiError as exc:
+            if self.source.name == "servicenow":
+                raise FatalSyncError(servicenow_failure(exc)) from None
             raise FatalSyncError(f"{self.source.name} connectivity check failed: {exc}") from None
         return {"coverbase": self.cb.base_url, **info}
 
