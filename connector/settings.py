@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from connector.errors import ConfigError
 from connector.http.safety import require_safe_base_url
+from connector.progress import default_every
 from connector.sync.config import ConnectorConfig, load_config
 
 DEFAULT_COVERBASE_URL = "https://api.coverbase.app"
@@ -361,10 +362,4 @@ def partitions_start(env: Mapping[str, str] | None = None) -> str:
     return DEFAULT_PARTITIONS_START
 
 
-def progress_seconds(env: Mapping[str, str] | None = None) -> float:
-    raw = ((os.environ if env is None else env).get("CONNECTOR_PROGRESS_SECONDS") or "").strip()
-    try:
-        value = float(raw) if raw else 10.0
-    except ValueError:
-        return 10.0
-    return value if value >= 0 else 10.0
+progress_seconds = default_every

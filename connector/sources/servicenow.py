@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from connector.deadline import Deadline
 from connector.errors import ConfigError
+from connector.progress import silent
 from connector.servicenow.attachments import Downloaded, download
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError
@@ -36,6 +37,7 @@ class ServiceNowSource:
         self.reader = TableReader(client, page_size=config.source.page_size)
         self.skipped_tables: set[str] = set()
         self.deadline = Deadline.never()
+        self.progress = silent  # a progress factory (connector/progress.py); the assets set one that logs
 
     def close(self) -> None:
         self.client.close()
@@ -107,21 +109,33 @@ class ServiceNowSource:
             Cursor(cursor.updated_on, cursor.sys_id) if cursor and cursor.updated_on else None,
             cursor.server_started_at if cursor else None, self.cfg.source.lag_seconds)
         read = ReadStats()
-        for page in self.reader.read(table, fields, base_query=base_query, since=since,
-                                     until=window.end if window else None, attachments=attachments, stats=read):
-            # The page and the cursor that covers it commit together: a crash repeats a page, never skips one.
-            with state.transaction():
-                changed, unchanged = state.upsert_staged(stream, SOURCE, page.records, run_id=run_id,
-                                                         force=window is not None)
-                if window is None:
-                    state.set_cursor(SOURCE, cursor_name, page.cursor.updated_on, page.cursor.sys_id,
-                                     read.server_started_at, run_id)
-            stats.changed += changed
-            stats.unchanged += unchanged
+        until = window.end if window else None
+        what = f"reading {table}" + (f" ({base_query})" if base_query else "")
+        with self.progress(what, verb="read", total_fn=lambda: self._count(table, base_query, since, until)) as progress:
+            for page in self.reader.read(table, fields, base_query=base_query, since=since, until=until,
+                                         attachments=attachments, stats=read):
+                # The page and the cursor that covers it commit together: a crash repeats a page, never skips one.
+                with state.transaction():
+                    changed, unchanged = state.upsert_staged(stream, SOURCE, page.records, run_id=run_id,
+                                                             force=window is not None)
+                    if window is None:
+                        state.set_cursor(SOURCE, cursor_name, page.cursor.updated_on, page.cursor.sys_id,
+                                         read.server_started_at, run_id)
+                stats.changed += changed
+                stats.unchanged += unchanged
+                progress.advance(len(page.records))
         stats.pages += read.pages
         stats.records += read.records
         stats.page_size_halvings += read.page_size_halvings
         stats.duplicates_dropped += read.duplicates_dropped
+
+    def _count(self, table: str, base_query: str, since: str | None, until: str | None) -> int | None:
+        """How many records a read will see (the Stats API counts before row ACLs): asked only when a
+        read runs long enough to log progress, for its ETA."""
+        query = "^".join(c for c in (base_query, f"sys_updated_on>={since}" if since else "",
+                                     f"sys_updated_on<{until}" if until else "") if c)
+        body = self.client.get_json(f"/api/now/stats/{table}", {"sysparm_count": "true", "sysparm_query": query})
+        return int(body["result"]["stats"]["count"])
 
     def _refresh_company_refs(self, state: StateDB, run_id: str | None) -> None:
         """Engagements may point at companies that are not vendors: fetch those few rows so the
@@ -154,7 +168,8 @@ class ServiceNowSource:
             parents = ",".join(self.cfg.source.attachment_parents)
             self._sweep_deletions(state, "attachments", "sys_attachment", f"table_nameIN{parents}", attachments=True,
                                   stats=stats)
-        stats.classified = self._classify(state)
+        with self.progress("probing the content of new attachments (SBOM or document)", unit=""):
+            stats.classified = self._classify(state)
         return stats
 
     def _classify(self, state: StateDB) -> int:

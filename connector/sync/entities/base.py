@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ApiError, FatalSyncError
+from connector.progress import Progress
 from connector.sync.context import RunContext, ledger_row_for
 from connector.sync.interpreter import gc_paused
 from connector.sync.outcomes import (
@@ -80,6 +81,9 @@ def write_log(operation: str, *, ok: bool, coverbase_id: str | None = None, payl
     return {"operation": operation, "coverbase_id": coverbase_id, "payload_hash": payload_hash,
             "status": "ok" if ok else "failed", "http_status": http_status if ok else (error.status if error else None),
             "error": str(error)[:500] if error else None, "request_id": error.request_id if error else None}
+
+
+_ERRORS = frozenset({"invalid", "rejected", "transient"})  # outcomes counted as errors in progress lines
 
 
 def _follower_outcome(outcome: str) -> str:
@@ -188,7 +192,13 @@ class EntitySync:
             ctx.forget(self.entity)
 
     def _simulate(self, ctx: RunContext, rep: EntityReport, writes: list[Item]) -> None:
-        outcomes = ctx.map(lambda it: self.predict(ctx, it), writes)
+        with Progress(f"dry run: checking {self.name}", total=len(writes), log=ctx.log.info, verb="checked") as progress:
+            def predict(it: Item) -> str:
+                outcome = self.predict(ctx, it)
+                progress.advance(1, errors=int(outcome in _ERRORS))
+                return outcome
+
+            outcomes = ctx.map(predict, writes)
         stand_ins: dict[str, str] = {}
         for it, outcome in zip(writes, outcomes):
             rep.outcome(outcome, it.key, it.label, it.message)
@@ -217,10 +227,12 @@ class EntitySync:
             for f in it.followers:
                 rep.outcome(_follower_outcome(res.outcome), f.key, f.label, _same_user_reason(it))
             self.after_apply(ctx, it, res)
+            progress.advance(1, errors=int(res.outcome in _ERRORS))
 
         # A fatal error stops handing out records; the writes already in flight are recorded first.
         # Records never started are planned again next run.
-        with ctx.ledger_writer():
+        with Progress(f"writing {self.name}", total=len(writes), log=ctx.log.info, verb="written") as progress, \
+                ctx.ledger_writer():
             run_all(one, writes, workers=ctx.cfg.sync.concurrency, deadline=ctx.deadline, name=f"{self.name}-writer",
                     on_result=recorded, doing=f"writing {self.name} to Coverbase")
 
