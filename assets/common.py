@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource
-from connector import progress, settings
+from connector import settings
 from connector.deadline import SETTING as MAX_RUNTIME_SETTING
 from connector.deadline import Deadline
 from connector.errors import ConfigError
@@ -83,10 +83,8 @@ class Wiring:
 def engine_for(context: dg.AssetExecutionContext | dg.OpExecutionContext, coverbase: CoverbaseResource,
                servicenow: ServiceNowResource, ledger: LedgerResource, *, source=None) -> Iterator[SyncEngine]:
     cfg = ledger.config()
-    source = source or servicenow.source(cfg)
-    source.progress = progress.to_log(context.log.info)  # long reads log done / total, rate, ETA (migrate)
     w = Wiring(SyncEngine(state=ledger.open(), coverbase=coverbase.client(cfg.sync.rate_limit_per_second),
-                          source=source, config=cfg, log=context.log,
+                          source=source or servicenow.source(cfg), config=cfg, log=context.log,
                           lock_wait_seconds=ledger.lock_wait_seconds, deadline=run_deadline(context)))
     try:
         yield w.engine

@@ -11,7 +11,7 @@ import dagster as dg
 from assets.common import DAILY, EXTRACT_GROUP, extract_metadata, max_runtime_seconds, run_deadline, window_of
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
 from assets.settings_gate import require_settings
-from connector import progress
+from connector.progress import Progress
 from connector.errors import ConfigError
 from connector.sync.outcomes import is_fatal
 
@@ -61,11 +61,11 @@ def _extraction_asset(name: str, streams: tuple[str, ...], description: str):
         cfg = ledger.config()
         window = window_of(context)
         source = servicenow.source(cfg, run_deadline(context))
-        source.progress = progress.to_log(context.log.info)  # long reads log done / total, rate, ETA
         state = ledger.open()
         try:
-            stats = [source.extract(s, state, run_id=context.run_id, full_refresh=sync_options.full_refresh,
-                                    window=window) for s in streams]
+            with Progress(name, log=context.log.info) as source.progress:  # long reads: done / total, rate, ETA
+                stats = [source.extract(s, state, run_id=context.run_id, full_refresh=sync_options.full_refresh,
+                                        window=window) for s in streams]
         except Exception as exc:
             if is_fatal(exc):
                 raise dg.Failure(description=f"{name}: {exc}") from None

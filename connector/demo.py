@@ -61,12 +61,13 @@ def _get(url: str) -> dict:
         return json.loads(resp.read())
 
 
-def start_emulators(dataset: str, work: Path, prefix: str = "demo") -> tuple[list[subprocess.Popen], str, str]:
-    cb, cb_url = _start(["connector.emulators.coverbase", "--host", "127.0.0.1", "--api-key", fixtures.DEMO_API_KEY],
-                        work / f"{prefix}-coverbase.log")
+def start_emulators(dataset: str, work: Path, prefix: str = "demo", *, cb_latency_ms: float = 0,
+                    sn_latency_ms: float = 0) -> tuple[list[subprocess.Popen], str, str]:
+    cb, cb_url = _start(["connector.emulators.coverbase", "--host", "127.0.0.1", "--api-key", fixtures.DEMO_API_KEY,
+                         "--latency-ms", str(cb_latency_ms)], work / f"{prefix}-coverbase.log")
     try:
-        sn, sn_url = _start(["connector.emulators.servicenow", "--host", "127.0.0.1", "--dataset", dataset],
-                            work / f"{prefix}-servicenow.log")
+        sn, sn_url = _start(["connector.emulators.servicenow", "--host", "127.0.0.1", "--dataset", dataset,
+                             "--latency-ms", str(sn_latency_ms)], work / f"{prefix}-servicenow.log")
     except SystemExit:
         _stop(cb)
         raise
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="small", choices=["small", "medium", "reference"])
     p.add_argument("--once", action="store_true", help="run sync_all once (skip the no-op re-run)")
+    p.add_argument("--coverbase-latency-ms", type=float, default=0, help="added to every Coverbase request")
+    p.add_argument("--servicenow-latency-ms", type=float, default=0, help="added to every ServiceNow request")
     p.add_argument("--ui", action="store_true", help="serve the demo in the Dagster UI (dagster dev) until Ctrl-C")
     p.add_argument("--port", type=int, default=3000, help="--ui: the UI's port (a free one if it is taken)")
     p.add_argument("--dagster-home", type=Path, default=REPO / ".dagster", help="the Dagster instance to use")
@@ -145,7 +148,8 @@ def run_plain(a: argparse.Namespace) -> int:
     fresh_ledger(state)
     dagster_log = a.work / "demo-dagster.log"
     dagster_log.write_bytes(b"")
-    procs, cb_url, sn_url = start_emulators(a.dataset, a.work)
+    procs, cb_url, sn_url = start_emulators(a.dataset, a.work, cb_latency_ms=a.coverbase_latency_ms,
+                                            sn_latency_ms=a.servicenow_latency_ms)
     try:
         print(f"Coverbase emulator  {cb_url}\nServiceNow emulator {sn_url} (dataset: {a.dataset})")
         env = demo_env(cb_url, sn_url, state, a.dagster_home)

@@ -90,7 +90,8 @@ def serve(a: argparse.Namespace) -> int:
     url = f"http://127.0.0.1:{port}"
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    procs, cb_url, sn_url = demo.start_emulators(a.dataset, a.work, prefix="demo-ui")
+    procs, cb_url, sn_url = demo.start_emulators(a.dataset, a.work, prefix="demo-ui", cb_latency_ms=a.coverbase_latency_ms,
+                                                 sn_latency_ms=a.servicenow_latency_ms)
     dev: subprocess.Popen | None = None
     try:
         env = demo.demo_env(cb_url, sn_url, state, a.dagster_home)

@@ -1,14 +1,18 @@
 """Progress of long work, logged at a steady pace: records done / total, rate, ETA, errors so far.
 
-One ``Progress`` per piece of work (reading one stream, writing one entity). Its owner calls
-``advance`` as records are done; a line is logged when one is due (every ``every`` seconds,
-``CONNECTOR_PROGRESS_SECONDS``, default 10), never on short work: the first line comes only after
-``every`` seconds, and the closing line only if a line came before. Used as a context manager it
-also runs a ticker thread, so a line still comes on time while the owner waits (a slow upload, a
-rate-limit pause, a retry): long silence never means "stuck" without saying so.
+One ``Progress`` per step (one extraction asset, one push): its owner runs it as a context
+manager around the whole step, and the code doing the work says what it is doing: ``begin`` a
+counted task (reading a table, writing an entity) and ``advance`` as records are done, or name an
+uncounted ``phase`` (building the snapshot, planning, sweeping for deletions). A line is logged
+when one is due, every ``every`` seconds (``CONNECTOR_PROGRESS_SECONDS``, default 10; lines come
+at 90 % of that, so two are never further apart), and never on short work: the first line comes
+only after ``every`` seconds, closing lines only after a task that logged. A ticker thread keeps
+the pace while the work waits (a slow upload, a rate-limit pause, a retry): a long silence never
+means "stuck" without saying so.
 
 Lines go to a plain callable (``context.log.info`` in a Dagster step, a logger elsewhere); no
-Dagster import. The lock is a leaf: held to update counters and decide, never while logging.
+Dagster import. The lock is a leaf: held to update counters and decide, never while logging or
+counting a total.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 SETTING = "CONNECTOR_PROGRESS_SECONDS"
 DEFAULT_EVERY = 10.0
-# Lines come at 90 % of the pace, so two lines are never more than ``every`` seconds apart.
-EARLY = 0.9
+EARLY = 0.9  # lines come at 90 % of the pace: never more than ``every`` seconds apart
 
 
 def default_every(env: Mapping[str, str] | None = None) -> float:
@@ -35,7 +39,7 @@ def default_every(env: Mapping[str, str] | None = None) -> float:
     return value if value >= 0 else DEFAULT_EVERY
 
 
-def _eta(seconds: float) -> str:
+def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds} s"
@@ -45,98 +49,128 @@ def _eta(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def _errors(n: int) -> str:
+    return f"{n:,} error{'s' if n != 1 else ''}"
+
+
+@dataclass
+class _Task:
+    label: str
+    total: int | None
+    total_fn: Callable[[], int | None] | None
+    unit: str  # "" for an uncounted phase
+    verb: str
+    started: float
+    done: int = 0
+    errors: int = 0
+    lines: int = 0
+
+
 class Progress:
     def __init__(self, what: str, total: int | None = None, *, log: Callable[[str], None],
-                 every: float | None = None, unit: str = "records", verb: str = "done",
+                 every: float | None = None, unit: str = "", verb: str = "done",
                  total_fn: Callable[[], int | None] | None = None, clock: Callable[[], float] = time.monotonic,
                  ticker: bool = True) -> None:
-        """``total_fn``: asked once, lazily, when the first line is due (so short work never pays for
-        counting); ``ticker``: run the background thread when used as a context manager."""
-        self.what, self.total, self.unit, self.verb = what, total, unit, verb
-        self._log, self._clock, self._total_fn = log, clock, total_fn
+        """``what`` names the step. With ``unit`` (e.g. "records") the step starts as one counted
+        task of that name; else tasks and phases are named as the work goes (``begin``, ``phase``)."""
+        self.what = what
+        self._log, self._clock = log, clock
         self.every = default_every() if every is None else every
         self.pace = self.every * EARLY
-        self.done = 0
-        self.errors = 0
-        self.phase = ""
         self.lines = 0
-        self._started = clock()
-        self._last = self._started
+        self._started = self._last = clock()
         self._lock = threading.Lock()
+        self._task = _Task(what, total, total_fn, unit, verb, self._started)
         self._use_ticker = ticker and self.every > 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    # --- what the owner calls -------------------------------------------------------------
+    # --- what the work calls ---------------------------------------------------------------
+
+    def begin(self, label: str, total: int | None = None, *, total_fn: Callable[[], int | None] | None = None,
+              unit: str = "records", verb: str = "done") -> None:
+        """A new counted task (``unit=""``: an uncounted phase); closes the previous one."""
+        with self._lock:
+            previous, self._task = self._task, _Task(label, total, total_fn, unit, verb, self._clock())
+            closing = self._closing(previous)
+        if closing:
+            self._emit(closing)
+
+    def phase(self, label: str) -> None:
+        """Work that is not counted in records ("building the snapshot", "sweeping for deletions")."""
+        self.begin(label, unit="")
 
     def advance(self, n: int = 1, *, errors: int = 0) -> None:
         with self._lock:
-            self.done += n
-            self.errors += errors
+            self._task.done += n
+            self._task.errors += errors
         self._maybe_log(ask_total=True)
-
-    def set_phase(self, phase: str) -> None:
-        """What is happening now that is not counted ("sweeping deletions", "probing contents")."""
-        with self._lock:
-            self.phase = phase
 
     def tick(self) -> None:
         """Log a line if one is due (the ticker calls this; tests call it with an injected clock)."""
         self._maybe_log(ask_total=False)
 
     def finish(self) -> None:
-        """The closing line, only after long work (short work logs nothing at all)."""
+        """Closing lines, only after long work: short work logs nothing at all."""
         self._stop.set()
         with self._lock:
-            if self.lines == 0:
-                return
-            elapsed = max(1e-9, self._clock() - self._started)
-            rate = self.done / elapsed
-            line = (f"{self.what}: {self.verb} {self.done:,} {self.unit} in {_eta(elapsed)} ({rate:,.1f} {self.unit}/s), "
-                    f"{self.errors:,} error{'s' if self.errors != 1 else ''}" if self.unit
-                    else f"{self.what}: finished after {_eta(elapsed)}")
+            closing = self._closing(self._task)
+            self._task = _Task(self._task.label, None, None, "", "", self._clock())
+            final = (f"{self.what}: finished in {_duration(self._clock() - self._started)}"
+                     if self.lines and not closing else None)
+        for line in (closing, final):
+            if line:
+                self._emit(line)
+
+    # --- the pace --------------------------------------------------------------------------
+
+    def _emit(self, line: str) -> None:
+        with self._lock:
             self.lines += 1
         self._log(line)
 
-    # --- the pace --------------------------------------------------------------------------
+    def _closing(self, task: _Task) -> str | None:
+        """The line that ends a counted task that logged (caller holds the lock)."""
+        if not task.lines or not task.unit:
+            return None
+        elapsed = max(1e-9, self._clock() - task.started)
+        return (f"{task.label}: {task.verb} {task.done:,} {task.unit} in {_duration(elapsed)} "
+                f"({task.done / elapsed:,.1f} {task.unit}/s), {_errors(task.errors)}")
 
     def _maybe_log(self, *, ask_total: bool) -> None:
         with self._lock:
             now = self._clock()
-            due = now - self._last >= self.pace if self.every > 0 else True
-            if not due:
+            if self.every > 0 and now - self._last < self.pace:
                 return
             self._last = now
-            need_total = ask_total and self.total is None and self._total_fn is not None
-        if need_total:
-            fn, self._total_fn = self._total_fn, None
+            task = self._task
+            fn = task.total_fn if ask_total and task.total is None and task.unit else None
+            task.total_fn = None if fn else task.total_fn
+        if fn is not None:  # counted lazily, in the worker's thread: short work never pays for it
             try:
                 total = fn()
-            except Exception:  # noqa: BLE001 - a count is a nicety; reading goes on without it
+            except Exception:  # noqa: BLE001 - a count is a nicety; the work goes on without it
                 total = None
             with self._lock:
-                self.total = total
+                task.total = total
         with self._lock:
-            line = self._line(now)
-            self.lines += 1
-        self._log(line)
+            task.lines += 1
+            line = self._line(task, now)
+        self._emit(line)
 
-    def _line(self, now: float) -> str:
-        elapsed = max(1e-9, now - self._started)
-        if not self.unit:  # uncounted work: say it is still going
-            return f"{self.what}: still working after {_eta(elapsed)}" + (f"; {self.phase}" if self.phase else "")
-        rate = self.done / elapsed
-        if self.total:
-            share = min(1.0, self.done / self.total)
-            left = max(0, self.total - self.done)
-            eta = f"ETA {_eta(left / rate)}" if rate > 0 else "ETA unknown"
-            head = f"{self.done:,} / {self.total:,} {self.unit} {self.verb} ({share:.0%})"
+    def _line(self, task: _Task, now: float) -> str:
+        elapsed = max(1e-9, now - task.started)
+        if not task.unit:
+            return f"{task.label}: still working after {_duration(elapsed)}"
+        rate = task.done / elapsed
+        if task.total:
+            left = max(0, task.total - task.done)
+            eta = f"ETA {_duration(left / rate)}" if rate > 0 else "ETA unknown"
+            head = f"{task.done:,} / {task.total:,} {task.unit} {task.verb} ({min(1.0, task.done / task.total):.0%})"
         else:
             eta = "ETA unknown (total not known)"
-            head = f"{self.done:,} {self.unit} {self.verb} so far"
-        phase = f"; {self.phase}" if self.phase else ""
-        return (f"{self.what}: {head}, {rate:,.1f} {self.unit}/s, {eta}, "
-                f"{self.errors:,} error{'s' if self.errors != 1 else ''} so far{phase}")
+            head = f"{task.done:,} {task.unit} {task.verb} so far"
+        return f"{task.label}: {head}, {rate:,.1f} {task.unit}/s, {eta}, {_errors(task.errors)} so far"
 
     # --- the ticker ----------------------------------------------------------------------
 
@@ -161,10 +195,13 @@ class Progress:
 
 
 class NullProgress(Progress):
-    """Counts nothing and logs nothing: the default where nobody asked for progress."""
+    """Counts nothing and logs nothing: where nobody asked for progress."""
 
     def __init__(self) -> None:
         super().__init__("", log=lambda _line: None, every=0, ticker=False)
+
+    def begin(self, *args, **kwargs) -> None:
+        pass
 
     def advance(self, n: int = 1, *, errors: int = 0) -> None:
         pass
@@ -174,17 +211,3 @@ class NullProgress(Progress):
 
     def finish(self) -> None:
         pass
-
-
-def silent(what: str, total: int | None = None, **_kw) -> Progress:
-    """A progress factory that logs nothing."""
-    return NullProgress()
-
-
-def to_log(log: Callable[[str], None], *, every: float | None = None) -> Callable[..., Progress]:
-    """A progress factory logging to ``log`` at the configured pace."""
-
-    def make(what: str, total: int | None = None, **kw) -> Progress:
-        return Progress(what, total, log=log, every=every, **kw)
-
-    return make

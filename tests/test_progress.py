@@ -37,7 +37,7 @@ def drive(clock: VirtualTime, p: Progress, durations: list[float], *, tick: floa
 
 def test_short_work_logs_nothing():
     clock, lines = VirtualTime(), []
-    p = Progress("writing users", 40, log=lines.append, every=10, clock=clock.clock, ticker=False)
+    p = Progress("writing users", 40, log=lines.append, every=10, unit="records", clock=clock.clock, ticker=False)
     drive(clock, p, [0.2] * 40)  # 8 s in all
     assert lines == []
 
@@ -46,8 +46,8 @@ def test_long_work_logs_a_line_at_least_every_interval_with_done_total_rate_eta_
     clock, lines = VirtualTime(), []
     rng = random.Random(7)
     durations = [rng.choice([0.01, 0.05, 0.2, 1.5, 4.0, 13.0]) for _ in range(120)]  # some records take 13 s
-    p = Progress("writing documents", len(durations), log=lines.append, every=10, clock=clock.clock,
-                 verb="written", ticker=False)
+    p = Progress("writing documents", len(durations), log=lines.append, every=10, unit="records", verb="written",
+                 clock=clock.clock, ticker=False)
     times = drive(clock, p, durations, errors_every=10)
     gaps = [b - a for a, b in zip([0.0, *times], times)]
     assert len(lines) > 5 and max(gaps) <= 10.0
@@ -58,7 +58,7 @@ def test_long_work_logs_a_line_at_least_every_interval_with_done_total_rate_eta_
 
 def test_a_stalled_step_still_logs_on_time_and_says_so():
     clock, lines = VirtualTime(), []
-    p = Progress("writing boms", 5, log=lines.append, every=10, clock=clock.clock, ticker=False)
+    p = Progress("writing boms", 5, log=lines.append, every=10, unit="records", clock=clock.clock, ticker=False)
     times = drive(clock, p, [60.0, 0.1])  # one write hangs for a minute (a rate-limit pause, a slow upload)
     assert len([t for t in times if t < 60]) >= 6
     assert "0 / 5 records done (0%)" in lines[0] and "ETA unknown" in lines[0]
@@ -71,11 +71,13 @@ def test_the_total_is_counted_only_when_a_line_is_due():
         asked.append(1)
         return 500
 
-    short = Progress("reading sys_user", log=lambda _: None, every=10, clock=clock.clock, total_fn=total, ticker=False)
+    short = Progress("reading sys_user", log=lambda _: None, every=10, unit="records", clock=clock.clock,
+                     total_fn=total, ticker=False)
     drive(clock, short, [0.1] * 20)
     assert asked == []
     lines: list[str] = []
-    long = Progress("reading sys_user", log=lines.append, every=10, clock=clock.clock, total_fn=total, ticker=False)
+    long = Progress("reading sys_user", log=lines.append, every=10, unit="records", clock=clock.clock,
+                    total_fn=total, ticker=False)
     drive(clock, long, [1.0] * 30)
     assert asked == [1] and "/ 500 records" in lines[0]
 
@@ -86,7 +88,8 @@ def test_a_count_that_fails_leaves_the_total_unknown():
     def total() -> int:
         raise RuntimeError("stats API not allowed")
 
-    p = Progress("reading core_company", log=lines.append, every=10, clock=clock.clock, total_fn=total, ticker=False)
+    p = Progress("reading core_company", log=lines.append, every=10, unit="records", clock=clock.clock,
+                 total_fn=total, ticker=False)
     drive(clock, p, [2.0] * 10)
     assert "records done so far" in lines[0] and "total not known" in lines[0]
 
@@ -101,18 +104,47 @@ def test_the_ticker_thread_logs_while_the_owner_is_blocked():
         if len(lines) >= 2:
             two.set()
 
-    with Progress("writing vendors", 10, log=log, every=0.2):
+    with Progress("writing vendors", 10, log=log, every=0.2, unit="records"):
         assert two.wait(20), "the ticker never logged"  # the owner is blocked; the ticker speaks for it
     assert lines[0].startswith("writing vendors: 0 / 10 records done")
 
 
 def test_every_0_logs_each_step_and_never_starts_a_ticker():
     lines: list[str] = []
-    with Progress("reading sys_user", 3, log=lines.append, every=0) as p:
+    with Progress("reading sys_user", 3, log=lines.append, every=0, unit="records") as p:
         assert p._thread is None
         for _ in range(3):
             p.advance()
     assert len(lines) == 4 and lines[-1].startswith("reading sys_user: done 3 records in")
+
+
+def test_a_step_keeps_the_pace_across_its_phases_and_tasks():
+    """A push step: building the snapshot and planning (uncounted), then the writes: never more than
+    10 s between two lines, each line saying what the step is doing."""
+    clock, lines, times = VirtualTime(), [], []
+    p = Progress("vendors", log=lambda line: (lines.append(line), times.append(clock.now)), every=10,
+                 clock=clock.clock, ticker=False)
+
+    def wait(seconds: float) -> None:
+        end = clock.now + seconds
+        while clock.now < end:
+            clock.now = min(end, clock.now + 0.5)
+            p.tick()
+
+    p.phase("vendors: reading the staged records and the ledger")
+    wait(6)
+    p.phase("planning vendors")
+    wait(7)
+    p.begin("writing vendors", 300, verb="written")
+    for _ in range(300):
+        wait(0.1)
+        p.advance()
+    p.finish()
+    gaps = [b - a for a, b in zip([0.0, *times], times)]
+    assert max(gaps) <= 10.0
+    assert lines[0] == "planning vendors: still working after 3 s"
+    assert any(line.startswith("writing vendors: ") and "/ 300 records written" in line for line in lines)
+    assert lines[-1].startswith("writing vendors: written 300 records in 30 s")
 
 
 # --- in a real run -------------------------------------------------------------------------------

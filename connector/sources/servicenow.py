@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from connector.deadline import Deadline
 from connector.errors import ConfigError
-from connector.progress import silent
+from connector.progress import NullProgress, Progress
 from connector.servicenow.attachments import Downloaded, download
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError
@@ -37,7 +37,7 @@ class ServiceNowSource:
         self.reader = TableReader(client, page_size=config.source.page_size)
         self.skipped_tables: set[str] = set()
         self.deadline = Deadline.never()
-        self.progress = silent  # a progress factory (connector/progress.py); the assets set one that logs
+        self.progress: Progress = NullProgress()  # the step's progress (connector/progress.py), set by its owner
 
     def close(self) -> None:
         self.client.close()
@@ -96,6 +96,7 @@ class ServiceNowSource:
                          stats: StreamStats) -> None:
         """A deleted record never shows up above a ``sys_updated_on`` watermark: list the ids still
         there and mark the rest deleted. A restored record is upserted again, which clears the mark."""
+        self.progress.phase(f"checking {table} for deleted records")
         present = self.reader.list_ids(table, base_query=base_query, attachments=attachments)
         gone = state.staged_keys(stream, SOURCE) - present
         with state.transaction():
@@ -110,20 +111,20 @@ class ServiceNowSource:
             cursor.server_started_at if cursor else None, self.cfg.source.lag_seconds)
         read = ReadStats()
         until = window.end if window else None
-        what = f"reading {table}" + (f" ({base_query})" if base_query else "")
-        with self.progress(what, verb="read", total_fn=lambda: self._count(table, base_query, since, until)) as progress:
-            for page in self.reader.read(table, fields, base_query=base_query, since=since, until=until,
-                                         attachments=attachments, stats=read):
-                # The page and the cursor that covers it commit together: a crash repeats a page, never skips one.
-                with state.transaction():
-                    changed, unchanged = state.upsert_staged(stream, SOURCE, page.records, run_id=run_id,
-                                                             force=window is not None)
-                    if window is None:
-                        state.set_cursor(SOURCE, cursor_name, page.cursor.updated_on, page.cursor.sys_id,
-                                         read.server_started_at, run_id)
-                stats.changed += changed
-                stats.unchanged += unchanged
-                progress.advance(len(page.records))
+        self.progress.begin(f"reading {table}" + (f" ({base_query})" if base_query else ""), verb="read",
+                            total_fn=lambda: self._count(table, base_query, since, until))
+        for page in self.reader.read(table, fields, base_query=base_query, since=since, until=until,
+                                     attachments=attachments, stats=read):
+            # The page and the cursor that covers it commit together: a crash repeats a page, never skips one.
+            with state.transaction():
+                changed, unchanged = state.upsert_staged(stream, SOURCE, page.records, run_id=run_id,
+                                                         force=window is not None)
+                if window is None:
+                    state.set_cursor(SOURCE, cursor_name, page.cursor.updated_on, page.cursor.sys_id,
+                                     read.server_started_at, run_id)
+            stats.changed += changed
+            stats.unchanged += unchanged
+            self.progress.advance(len(page.records))
         stats.pages += read.pages
         stats.records += read.records
         stats.page_size_halvings += read.page_size_halvings
@@ -140,6 +141,7 @@ class ServiceNowSource:
     def _refresh_company_refs(self, state: StateDB, run_id: str | None) -> None:
         """Engagements may point at companies that are not vendors: fetch those few rows so the
         outcome can say 'not a vendor' rather than 'missing'."""
+        self.progress.phase("reading the companies engagements name that are not vendors")
         vendors = state.staged_keys("vendors", SOURCE)
         known = state.staged_keys("company_refs", SOURCE)
         wanted = set()
@@ -168,8 +170,8 @@ class ServiceNowSource:
             parents = ",".join(self.cfg.source.attachment_parents)
             self._sweep_deletions(state, "attachments", "sys_attachment", f"table_nameIN{parents}", attachments=True,
                                   stats=stats)
-        with self.progress("probing the content of new attachments (SBOM or document)", unit=""):
-            stats.classified = self._classify(state)
+        self.progress.phase("probing the content of new attachments (SBOM or document)")
+        stats.classified = self._classify(state)
         return stats
 
     def _classify(self, state: StateDB) -> int:
