@@ -12,7 +12,8 @@ from assets.common import DAILY, EXTRACT_GROUP, extract_metadata, max_runtime_se
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
 from assets.settings_gate import require_settings
 from connector.progress import Progress
-from connector.errors import ConfigError
+from connector.errors import ApiError, ConfigError
+from connector.explain import servicenow_failure
 from connector.sync.outcomes import is_fatal
 
 STREAMS = {
@@ -67,8 +68,9 @@ def _extraction_asset(name: str, streams: tuple[str, ...], description: str):
                 stats = [source.extract(s, state, run_id=context.run_id, full_refresh=sync_options.full_refresh,
                                         window=window) for s in streams]
         except Exception as exc:
-            if is_fatal(exc):
-                raise dg.Failure(description=f"{name}: {exc}") from None
+            if is_fatal(exc):  # labelled by kind: a refused read says which grant is missing
+                raise dg.Failure(description=f"{name}: {servicenow_failure(exc) if isinstance(exc, ApiError) else exc}"
+                                 ) from None
             raise
         finally:
             state.close()

@@ -72,7 +72,9 @@ class Progress:
                  total_fn: Callable[[], int | None] | None = None, clock: Callable[[], float] = time.monotonic,
                  ticker: bool = True) -> None:
         """``what`` names the step. With ``unit`` (e.g. "records") the step starts as one counted
-        task of that name; else tasks and phases are named as the work goes (``begin``, ``phase``)."""
+        task of that name; else tasks and phases are named as the work goes (``begin``, ``phase``).
+        ``total_fn`` counts a task's total when it is not known, asked once the task has run for half
+        a pace (never for short work)."""
         self.what = what
         self._log, self._clock = log, clock
         self.every = default_every() if every is None else every
@@ -102,13 +104,25 @@ class Progress:
 
     def advance(self, n: int = 1, *, errors: int = 0) -> None:
         with self._lock:
-            self._task.done += n
-            self._task.errors += errors
-        self._maybe_log(ask_total=True)
+            task = self._task
+            task.done += n
+            task.errors += errors
+            # Count the total once the task has run half a pace: short work never pays for the count,
+            # and every line of long work (the ticker's too) can show the total and an ETA.
+            fn = task.total_fn if task.unit and self._clock() - task.started >= self.pace / 2 else None
+            task.total_fn = None if fn else task.total_fn
+        if fn is not None:  # in the worker's thread, never the ticker's
+            try:
+                total = fn()
+            except Exception:  # noqa: BLE001 - a count is a nicety; the work goes on without it
+                total = None
+            with self._lock:
+                task.total = total
+        self._maybe_log()
 
     def tick(self) -> None:
         """Log a line if one is due (the ticker calls this; tests call it with an injected clock)."""
-        self._maybe_log(ask_total=False)
+        self._maybe_log()
 
     def finish(self) -> None:
         """Closing lines, only after long work: short work logs nothing at all."""
@@ -137,23 +151,13 @@ class Progress:
         return (f"{task.label}: {task.verb} {task.done:,} {task.unit} in {_duration(elapsed)} "
                 f"({task.done / elapsed:,.1f} {task.unit}/s), {_errors(task.errors)}")
 
-    def _maybe_log(self, *, ask_total: bool) -> None:
+    def _maybe_log(self) -> None:
         with self._lock:
             now = self._clock()
             if self.every > 0 and now - self._last < self.pace:
                 return
             self._last = now
             task = self._task
-            fn = task.total_fn if ask_total and task.total is None and task.unit else None
-            task.total_fn = None if fn else task.total_fn
-        if fn is not None:  # counted lazily, in the worker's thread: short work never pays for it
-            try:
-                total = fn()
-            except Exception:  # noqa: BLE001 - a count is a nicety; the work goes on without it
-                total = None
-            with self._lock:
-                task.total = total
-        with self._lock:
             task.lines += 1
             line = self._line(task, now)
         self._emit(line)

@@ -7,8 +7,9 @@ Starts `python -m connector.demo --ui` on a fresh Dagster instance, then through
 GraphQL API: materializes sync_all, launches a 3-day backfill, runs migrate as a dry run and
 launches a run whose settings are incomplete; then photographs the pages the README shows,
 driving Chromium over its DevTools protocol (to expand the lineage groups, Alt+E, as a user
-would), and stops everything. Progress lines come every second here (CONNECTOR_PROGRESS_SECONDS=1)
-so that the small dataset shows some; the default is every 10 s.
+would), and stops everything. So that the small dataset's run shows progress lines, the emulators
+answer with some latency (ServiceNow 300 ms, Coverbase 20 ms per request) and lines come every 2 s
+(CONNECTOR_PROGRESS_SECONDS=2; the default is 10 s).
 """
 
 from __future__ import annotations
@@ -129,9 +130,10 @@ def main() -> int:
     home.mkdir()
     shutil.copy(REPO / ".dagster" / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERBASE_", "SERVICENOW_", "CONNECTOR_"))}
-    env["CONNECTOR_PROGRESS_SECONDS"] = "1"
+    env["CONNECTOR_PROGRESS_SECONDS"] = "2"
     demo = subprocess.Popen([sys.executable, "-m", "connector.demo", "--ui", "--port", str(free_port()),
-                             "--dagster-home", str(home), "--work", str(work)], cwd=REPO, env=env,
+                             "--dagster-home", str(home), "--work", str(work), "--servicenow-latency-ms", "300",
+                             "--coverbase-latency-ms", "20"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     browser = None
     try:

@@ -64,7 +64,7 @@ def test_a_stalled_step_still_logs_on_time_and_says_so():
     assert "0 / 5 records done (0%)" in lines[0] and "ETA unknown" in lines[0]
 
 
-def test_the_total_is_counted_only_when_a_line_is_due():
+def test_the_total_is_counted_only_for_work_longer_than_half_a_pace():
     clock, asked = VirtualTime(), []
 
     def total() -> int:

@@ -148,3 +148,22 @@ def test_a_malformed_cron_or_start_date_never_stops_the_code_location_loading():
     assert settings.sync_cron({"CONNECTOR_SYNC_CRON": "every hour"}) == "0 * * * *"
     assert settings.partitions_start({"CONNECTOR_PARTITIONS_START": "yesterday"}) == "2024-01-01"
     assert settings.sync_cron({"CONNECTOR_SYNC_CRON": "*/5 * * * *"}) == "*/5 * * * *"
+
+
+def test_start_of_run_failures_are_labelled_by_what_they_are():
+    from connector.coverbase.errors import CoverbaseAuthError, CoverbaseTransportError
+    from connector.errors import ConfigError
+    from connector.explain import coverbase_failure, servicenow_failure
+    from connector.servicenow.errors import ServiceNowPermissionDenied
+
+    config = coverbase_failure(ConfigError("COVERBASE_API_URL: plain http:// is refused for non-loopback host 'x'"))
+    assert config.startswith("Coverbase settings: ") and "connectivity" not in config
+    refused = coverbase_failure(CoverbaseAuthError("Invalid or expired API key.", status=401, method="GET",
+                                                   path="/v1/utils/authtest"))
+    assert refused.startswith("Coverbase refused the API key: ") and "COVERBASE_API_KEY" in refused
+    down = coverbase_failure(CoverbaseTransportError("ConnectError", sent=False, method="GET", path="/v1/utils/authtest"),
+                             "https://api.coverbase.app")
+    assert down.startswith("Coverbase is unreachable at https://api.coverbase.app: ")
+    acl = servicenow_failure(ServiceNowPermissionDenied("User Not Authorized", status=403, method="GET",
+                                                        path="/api/now/table/core_company"))
+    assert acl.startswith("ServiceNow refused a read: ") and "grant it read access" in acl

@@ -131,8 +131,8 @@ class ServiceNowSource:
         stats.duplicates_dropped += read.duplicates_dropped
 
     def _count(self, table: str, base_query: str, since: str | None, until: str | None) -> int | None:
-        """How many records a read will see (the Stats API counts before row ACLs): asked only when a
-        read runs long enough to log progress, for its ETA."""
+        """How many records a read will see (the Stats API counts before row ACLs), for the ETA of its
+        progress lines: asked only once a read has run for half the progress pace."""
         query = "^".join(c for c in (base_query, f"sys_updated_on>={since}" if since else "",
                                      f"sys_updated_on<{until}" if until else "") if c)
         body = self.client.get_json(f"/api/now/stats/{table}", {"sysparm_count": "true", "sysparm_query": query})
