@@ -79,6 +79,7 @@ class ServiceNowResource(dg.ConfigurableResource):
         if not self.instance_url:
             raise ConfigError("SERVICENOW_INSTANCE_URL is not set")
         return ServiceNowClient(self.instance_url, username=self.write_username, password=self.write_password,
+                                credentials_hint="SERVICENOW_WRITE_USERNAME / SERVICENOW_WRITE_PASSWORD",
                                 client_id=self.client_id or None, client_secret=self.client_secret or None,
                                 timeout=self.timeout_seconds, max_concurrency=self.max_concurrency,
                                 ca_bundle=self.ca_bundle, deadline=deadline)
