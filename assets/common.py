@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource
+from connector import settings
 from connector.deadline import SETTING as MAX_RUNTIME_SETTING
 from connector.deadline import Deadline
 from connector.errors import ConfigError
@@ -20,8 +21,8 @@ from connector.sync.report import EntityReport
 
 # Backfills re-read a range of ``sys_updated_on`` days. The current day is a partition too
 # (end_offset=1), so "today's changes" can be re-sent after a mapping fix.
-DAILY = dg.DailyPartitionsDefinition(start_date=os.environ.get("CONNECTOR_PARTITIONS_START", "2024-01-01"),
-                                     end_offset=1)
+DAILY = dg.DailyPartitionsDefinition(start_date=settings.partitions_start(),  # a bad value: the default, and
+                                     end_offset=1)                            # every run says so
 WRITER_POOL = "coverbase_writer"
 MAX_RUNTIME_TAG = "dagster/max_runtime"  # Dagster's run monitoring terminates a run past it
 DEFAULT_MAX_RUNTIME = 7200

@@ -10,11 +10,16 @@ import dagster as dg
 warnings.filterwarnings("ignore", message=".*backfill_policy.*")
 
 from assets.checks import asset_checks  # noqa: E402
+from assets import console  # noqa: E402
 from assets.extract import extraction_assets, preflight_checks  # noqa: E402
 from assets.jobs import migrate, sync_all, sync_all_schedule  # noqa: E402
 from assets.push import push_assets  # noqa: E402
 from assets.resources import default_resources  # noqa: E402
 from assets.write_back import coverbase_outcomes_sensor, servicenow_assessment_outcomes, write_back  # noqa: E402
+
+# A deliberate failure (settings, credentials, an unreachable API...) is printed once, without
+# Dagster's stack trace, on the runs' console (assets/console.py).
+console.install()
 
 
 def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:

@@ -10,7 +10,10 @@ import dagster as dg
 
 from assets.common import DAILY, EXTRACT_GROUP, extract_metadata, max_runtime_seconds, run_deadline, window_of
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
-from connector.errors import ConfigError
+from assets.settings_gate import require_settings
+from connector.progress import Progress
+from connector.errors import ApiError, ConfigError
+from connector.explain import servicenow_failure
 from connector.sync.outcomes import is_fatal
 
 STREAMS = {
@@ -37,6 +40,7 @@ STREAMS = {
                       "dictionary. Fails fast, with the setting to fix.")
 def preflight_checks(context: dg.AssetExecutionContext, coverbase: CoverbaseResource,
                      servicenow: ServiceNowResource, ledger: LedgerResource) -> dg.MaterializeResult:
+    require_settings(coverbase, servicenow, ledger)  # every problem at once, before anything else
     cfg = ledger.config()
     try:
         max_runtime_seconds()
@@ -54,18 +58,21 @@ def preflight_checks(context: dg.AssetExecutionContext, coverbase: CoverbaseReso
 def _extraction_asset(name: str, streams: tuple[str, ...], description: str):
     @dg.asset(name=name, group_name=EXTRACT_GROUP, kinds={"servicenow"}, description=description,
               deps=[preflight_checks], partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
-    def _asset(context: dg.AssetExecutionContext, servicenow: ServiceNowResource, ledger: LedgerResource,
-               sync_options: SyncOptionsResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, coverbase: CoverbaseResource, servicenow: ServiceNowResource,
+               ledger: LedgerResource, sync_options: SyncOptionsResource) -> dg.MaterializeResult:
+        require_settings(coverbase, servicenow, ledger)  # a run of a subset may not include preflight_checks
         cfg = ledger.config()
         window = window_of(context)
         source = servicenow.source(cfg, run_deadline(context))
         state = ledger.open()
         try:
-            stats = [source.extract(s, state, run_id=context.run_id, full_refresh=sync_options.full_refresh,
-                                    window=window) for s in streams]
+            with Progress(name, log=context.log.info) as source.progress:  # long reads: done / total, rate, ETA
+                stats = [source.extract(s, state, run_id=context.run_id, full_refresh=sync_options.full_refresh,
+                                        window=window) for s in streams]
         except Exception as exc:
-            if is_fatal(exc):
-                raise dg.Failure(description=f"{name}: {exc}") from None
+            if is_fatal(exc):  # labelled by kind: a refused read says which grant is missing
+                raise dg.Failure(description=f"{name}: {servicenow_failure(exc) if isinstance(exc, ApiError) else exc}"
+                                 ) from None
             raise
         finally:
             state.close()

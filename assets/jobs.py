@@ -16,6 +16,8 @@ from pydantic import Field
 
 from assets.common import WRITER_POOL, engine_for, push_metadata, run_tags
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource
+from assets.settings_gate import require_settings
+from connector import settings
 from connector.errors import ConfigError, FatalSyncError
 from connector.sync.engine import ENTITY_NAMES, PushOptions
 from connector.sync.outcomes import is_fatal
@@ -27,8 +29,9 @@ sync_all = dg.define_asset_job(
                 "to plan without writing.",
 )
 
+# A malformed CONNECTOR_SYNC_CRON must not stop the code location loading: hourly, and every run says so.
 sync_all_schedule = dg.ScheduleDefinition(
-    name="sync_all_schedule", job=sync_all, cron_schedule=os.environ.get("CONNECTOR_SYNC_CRON", "0 * * * *"),
+    name="sync_all_schedule", job=sync_all, cron_schedule=settings.sync_cron(),
     default_status=dg.DefaultScheduleStatus.RUNNING if os.environ.get("CONNECTOR_SCHEDULE_ENABLED") == "1"
     else dg.DefaultScheduleStatus.STOPPED,
     description="Scheduled incremental sync (CONNECTOR_SYNC_CRON, hourly by default).",
@@ -61,6 +64,7 @@ def _source_for(config: MigrateConfig, servicenow: ServiceNowResource, ledger: L
                                      "reports what it did, or would do in a dry run.")
 def migrate_op(context: dg.OpExecutionContext, config: MigrateConfig, coverbase: CoverbaseResource,
                servicenow: ServiceNowResource, ledger: LedgerResource) -> dict:
+    require_settings(coverbase, servicenow if config.source == "servicenow" else None, ledger)
     try:
         source = _source_for(config, servicenow, ledger)
         with engine_for(context, coverbase, servicenow, ledger, source=source) as engine:

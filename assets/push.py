@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.common import PUSH_GROUP, WRITER_POOL, engine_for, push_metadata
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
+from assets.settings_gate import require_settings
 from connector.errors import ConfigError, FatalSyncError
 from connector.sync.engine import PushOptions
 from connector.sync.outcomes import is_fatal
@@ -39,6 +40,7 @@ def _push_asset(name: str, entity: str, deps: list[str], description: str):
               deps=[dg.AssetKey(d) for d in deps], pool=WRITER_POOL)
     def _asset(context: dg.AssetExecutionContext, coverbase: CoverbaseResource, servicenow: ServiceNowResource,
                ledger: LedgerResource, sync_options: SyncOptionsResource) -> dg.MaterializeResult:
+        require_settings(coverbase, servicenow, ledger)  # a run of a subset may not include preflight_checks
         options = PushOptions(dry_run=sync_options.dry_run, allow_mass_changes=sync_options.allow_mass_changes,
                               retry_rejected=sync_options.retry_rejected)
         with engine_for(context, coverbase, servicenow, ledger) as engine:

@@ -12,6 +12,7 @@ from pydantic import Field
 from connector.coverbase.client import DEFAULT_API_URL, CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError, ConfigError
+from connector.explain import coverbase_failure, servicenow_failure
 from connector.servicenow.client import ServiceNowClient
 from connector.sources.servicenow import ServiceNowSource
 from connector.sync.config import ConnectorConfig, SyncConfig, load_config
@@ -42,8 +43,7 @@ class CoverbaseResource(dg.ConfigurableResource):
             with self.client(deadline=deadline) as c:
                 c.auth_test()
         except (ApiError, ConfigError) as exc:
-            raise dg.Failure(description=f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
-                                         "COVERBASE_API_KEY.") from None
+            raise dg.Failure(description=coverbase_failure(exc, self.api_url)) from None
         return self.api_url
 
 
@@ -82,6 +82,7 @@ class ServiceNowResource(dg.ConfigurableResource):
         if not self.instance_url:
             raise ConfigError("SERVICENOW_INSTANCE_URL is not set")
         return ServiceNowClient(self.instance_url, username=self.write_username, password=self.write_password,
+                                credentials_hint="SERVICENOW_WRITE_USERNAME / SERVICENOW_WRITE_PASSWORD",
                                 client_id=self.client_id or None, client_secret=self.client_secret or None,
                                 timeout=self.timeout_seconds, max_concurrency=self.max_concurrency,
                                 ca_bundle=self.ca_bundle, deadline=deadline)
@@ -97,7 +98,7 @@ class ServiceNowResource(dg.ConfigurableResource):
             finally:
                 source.close()
         except (ApiError, ConfigError) as exc:
-            raise dg.Failure(description=f"ServiceNow check failed: {exc}") from None
+            raise dg.Failure(description=servicenow_failure(exc, self.instance_url)) from None
 
 
 class LedgerResource(dg.ConfigurableResource):
@@ -131,10 +132,12 @@ def _env(name: str, default: Any = None) -> Any:
 
 
 def default_resources() -> dict[str, Any]:
-    """Bound from the pinned environment variables; optional ones only when they are set."""
+    """Bound from the pinned environment variables when they are set. An unset one is an empty
+    value, never an ``EnvVar`` that would fail while the run is created: the run starts and its
+    first step lists every missing setting at once (``assets/settings_gate.py``)."""
     return {
         "coverbase": CoverbaseResource(api_url=_env("COVERBASE_API_URL", DEFAULT_API_URL),
-                                       api_key=dg.EnvVar("COVERBASE_API_KEY")),
+                                       api_key=_env("COVERBASE_API_KEY", "")),
         "servicenow": ServiceNowResource(instance_url=_env("SERVICENOW_INSTANCE_URL", ""),
                                          username=_env("SERVICENOW_USERNAME"), password=_env("SERVICENOW_PASSWORD"),
                                          client_id=_env("SERVICENOW_CLIENT_ID"),

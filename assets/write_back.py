@@ -18,6 +18,8 @@ from pydantic import Field
 
 from assets.common import WRITER_POOL, run_deadline, run_tags
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
+from assets.settings_gate import require_settings
+from connector.settings import outcomes_sensor_interval
 from connector.coverbase.client import CoverbaseClient
 from connector.errors import ConfigError, FatalSyncError
 from connector.http.retrying import RetrySettings
@@ -64,6 +66,7 @@ def report_metadata(rep: WriteBackReport) -> dict:
 def servicenow_assessment_outcomes(context: dg.AssetExecutionContext, config: WriteBackRunConfig,
                                    coverbase: CoverbaseResource, servicenow: ServiceNowResource,
                                    ledger: LedgerResource, sync_options: SyncOptionsResource) -> dg.MaterializeResult:
+    require_settings(coverbase, servicenow, ledger)  # a write_back run may not include preflight_checks
     cfg = ledger.config()
     if not cfg.write_back.enabled:
         context.log.info("write-back is off (write_back.enabled: false in the mapping file): nothing to do")
@@ -112,7 +115,7 @@ _ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagst
 
 
 @dg.sensor(name="coverbase_outcomes_sensor", job=write_back,
-           minimum_interval_seconds=int(os.environ.get("CONNECTOR_OUTCOMES_SENSOR_INTERVAL", "30")),
+           minimum_interval_seconds=outcomes_sensor_interval(),
            default_status=dg.DefaultSensorStatus.RUNNING if os.environ.get("CONNECTOR_OUTCOMES_SENSOR_ENABLED") == "1"
            else dg.DefaultSensorStatus.STOPPED,
            description="Acts on Coverbase webhook nudges at once, and polls GET /v1/assessments/{id} for the "

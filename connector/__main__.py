@@ -1,8 +1,8 @@
 """The connector's command line: ``python -m connector <command> ...``.
 
-Each command is a module with ``configure(parser)`` (its arguments) and ``run(args) -> int`` (its
-exit code), listed in ``COMMANDS``; adding a command is one line here. A ConnectorError (bad
-configuration, an API refusal) is printed as one clear line and exits 2; no traceback.
+Each command is a module listed in ``COMMANDS`` that adds its subparser (``register``), setting
+``func`` to what runs it; adding a command is one line here. A ConnectorError (bad configuration,
+an API refusal) is printed as one clear line and exits 2; no traceback.
 """
 
 from __future__ import annotations
@@ -13,28 +13,24 @@ import sys
 
 from connector.errors import ConnectorError
 
-# name: (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "webhooks": ("connector.webhooks.cli", "manage the Coverbase webhook subscription of the write-back"),
-}
+COMMANDS: tuple[str, ...] = (
+    "connector.doctor.cli",  # python -m connector doctor
+    "connector.webhooks.cli",  # python -m connector webhooks register|list|delete
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m connector", description="The connector's command line.")
+    parser = argparse.ArgumentParser(prog="python -m connector", description="The connector's command-line tools.")
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
-    for name, (module, help_text) in COMMANDS.items():
-        mod = importlib.import_module(module)
-        cmd = sub.add_parser(name, help=help_text, description=mod.__doc__,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        mod.configure(cmd)
-        cmd.set_defaults(_run=mod.run)
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        return int(args.func(args) or 0)
     except ConnectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -114,7 +114,8 @@ def test_pinned_command_exits_non_zero_on_a_fatal_error(tmp_path):
         done = _execute(tmp_path, cb, sn, "ak_wrong_key")
         out = done.stdout + done.stderr
         assert done.returncode != 0
-        assert "Coverbase connectivity check failed" in out and "ak_wrong_key" not in out
+        assert "Coverbase refused the API key" in out and "ak_wrong_key" not in out
+        assert "Stack Trace" not in out and out.count("Coverbase refused the API key") == 1
     finally:
         cb.server.stop()
         sn.server.stop()

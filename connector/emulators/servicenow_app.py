@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from connector.emulators import sn_query, sn_schema
+from connector.emulators import sn_acl, sn_query, sn_schema
 from connector.emulators.faults import FaultRoller
 from connector.emulators.sn_dataset import Blob, Dataset
 from connector.emulators.sn_writes import TableWrites
@@ -60,6 +60,9 @@ class ServiceNowFaults(BaseModel):
     token_latency_ms: float = 0.0
     token_rate_429: float = 0.0
     token_rate_5xx: float = 0.0
+    # Read ACLs of the integration user (sn_acl.py): tables it may not read (403), fields it may not see.
+    denied_tables: list[str] = []
+    hidden_fields: list[str] = []  # "table.field", left out of every record of that table
 
 
 def sn_error(status: int, message: str, detail: str | None = None, headers: dict | None = None) -> JSONResponse:
@@ -151,7 +154,7 @@ class ServiceNowEmulator:
         cls = row.get("sys_class_name") or table
         cols = sn_schema.columns(cls if cls in sn_schema.TABLES else table)
         out: dict[str, Any] = {}
-        names = fields or [c for c in cols if c in row or c in sn_schema.SYS_COLS]
+        names = sn_acl.visible(self.faults, table, fields or [c for c in cols if c in row or c in sn_schema.SYS_COLS])
         for f in names:
             if "." in f:  # one level of dot-walking: company.name
                 ref, _, sub = f.partition(".")
@@ -360,6 +363,8 @@ class ServiceNowEmulator:
         version = request.path_params.get("version", "v2")
         if table not in sn_schema.TABLES:
             return sn_error(400, f"Invalid table {table}", None)
+        if (acl := sn_acl.denied(self.faults, table)) is not None:
+            return acl
         q = request.query_params
         fields = [f for f in q.get("sysparm_fields", "").split(",") if f] or None
         budget = self.faults.quota_budget
@@ -384,6 +389,8 @@ class ServiceNowEmulator:
         table = request.path_params["table"]
         if table not in sn_schema.TABLES:
             return sn_error(400, f"Invalid table {table}", None)
+        if (acl := sn_acl.denied(self.faults, table)) is not None:
+            return acl
         with self.lock:
             row = self._find(table, request.path_params["sys_id"])
         if row is None or self.writes.hidden(request.path_params["sys_id"]):
@@ -399,6 +406,8 @@ class ServiceNowEmulator:
         table = request.path_params["table"]
         if table not in sn_schema.TABLES:
             return sn_error(400, f"Invalid table {table}", None)
+        if (acl := sn_acl.denied(self.faults, table)) is not None:
+            return acl
         types = self.table_types(table)
         query = sn_query.parse(request.query_params.get("sysparm_query", ""), set(types))
         match = sn_query.matcher(query, types, self.faults.invalid_query_returns_no_rows)
@@ -414,6 +423,8 @@ class ServiceNowEmulator:
         return out
 
     async def attachment_list(self, request: Request) -> Response:
+        if (acl := sn_acl.denied(self.faults, "sys_attachment")) is not None:
+            return acl
         sel = self._select("sys_attachment", request, 1000)
         if isinstance(sel, Response):
             return sel
@@ -423,6 +434,8 @@ class ServiceNowEmulator:
                             headers=self._headers(request, total, limit, offset), media_type=JSON_TYPE)
 
     async def attachment_get(self, request: Request) -> Response:
+        if (acl := sn_acl.denied(self.faults, "sys_attachment")) is not None:
+            return acl
         with self.lock:
             row = self.tables["sys_attachment"].get(request.path_params["sys_id"])
         if row is None:
@@ -431,6 +444,8 @@ class ServiceNowEmulator:
         return JSONResponse({"result": self.attachment_meta(row, base)}, media_type=JSON_TYPE)
 
     async def attachment_file(self, request: Request) -> Response:
+        if (acl := sn_acl.denied(self.faults, "sys_attachment")) is not None:
+            return acl
         sid = request.path_params["sys_id"]
         with self.lock:
             row = self.tables["sys_attachment"].get(sid)

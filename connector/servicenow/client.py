@@ -65,8 +65,10 @@ class ServiceNowClient:
         clock: Callable[[], float] = time.monotonic,
         deadline: Deadline | None = None,
         slot_timeout: float = 600.0,
+        credentials_hint: str = "SERVICENOW_USERNAME / SERVICENOW_PASSWORD",
     ) -> None:
         self.instance_url = require_safe_base_url(instance_url, "SERVICENOW_INSTANCE_URL")
+        self.credentials_hint = credentials_hint  # the settings a 401 points at (the write-back has its own)
         verify = tls_verify(ca_bundle)
         self.retry = retry or RetrySettings(max_retries=6, backoff_initial=0.5, backoff_max=30.0, max_total_wait=600.0)
         self.request_hook = request_hook
@@ -136,7 +138,7 @@ class ServiceNowClient:
         err = error_from_response(resp, "GET", path)
         if isinstance(err, ServiceNowAuthError):
             how = ("after one OAuth token refresh" if self.credentials.kind == "oauth"
-                   else "check SERVICENOW_USERNAME / SERVICENOW_PASSWORD")
+                   else f"check {self.credentials_hint}")
             err = ServiceNowAuthError(f"ServiceNow rejected the credentials ({err.message}); {how}",
                                       status=401, method="GET", path=path)
         return err

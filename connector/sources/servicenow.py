@@ -8,6 +8,7 @@ from typing import BinaryIO
 from connector.deadline import Deadline
 from connector.workers import run_all
 from connector.errors import ConfigError
+from connector.progress import NullProgress, Progress
 from connector.servicenow.attachments import Downloaded, download
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.reader import Cursor, ReadStats, TableReader, incremental_since
@@ -36,6 +37,7 @@ class ServiceNowSource:
         self.reader = TableReader(client, page_size=config.source.page_size)
         self.skipped_tables: set[str] = set()
         self.deadline = Deadline.never()
+        self.progress: Progress = NullProgress()  # the step's progress (connector/progress.py), set by its owner
 
     def close(self) -> None:
         self.client.close()
@@ -96,6 +98,7 @@ class ServiceNowSource:
                          stats: StreamStats) -> None:
         """A deleted record never shows up above a ``sys_updated_on`` watermark: list the ids still
         there and mark the rest deleted. A restored record is upserted again, which clears the mark."""
+        self.progress.phase(f"checking {table} for deleted records")
         present = self.reader.list_ids(table, base_query=base_query, attachments=attachments)
         gone = state.staged_keys(stream, SOURCE) - present
         with state.transaction():
@@ -109,8 +112,11 @@ class ServiceNowSource:
             Cursor(cursor.updated_on, cursor.sys_id) if cursor and cursor.updated_on else None,
             cursor.server_started_at if cursor else None, self.cfg.source.lag_seconds)
         read = ReadStats()
-        for page in self.reader.read(table, fields, base_query=base_query, since=since,
-                                     until=window.end if window else None, attachments=attachments, stats=read):
+        until = window.end if window else None
+        self.progress.begin(f"reading {table}" + (f" ({base_query})" if base_query else ""), verb="read",
+                            total_fn=lambda: self._count(table, base_query, since, until))
+        for page in self.reader.read(table, fields, base_query=base_query, since=since, until=until,
+                                     attachments=attachments, stats=read):
             # The page and the cursor that covers it commit together: a crash repeats a page, never skips one.
             with state.transaction():
                 changed, unchanged = state.upsert_staged(stream, SOURCE, page.records, run_id=run_id,
@@ -120,14 +126,24 @@ class ServiceNowSource:
                                      read.server_started_at, run_id)
             stats.changed += changed
             stats.unchanged += unchanged
+            self.progress.advance(len(page.records))
         stats.pages += read.pages
         stats.records += read.records
         stats.page_size_halvings += read.page_size_halvings
         stats.duplicates_dropped += read.duplicates_dropped
 
+    def _count(self, table: str, base_query: str, since: str | None, until: str | None) -> int | None:
+        """How many records a read will see (the Stats API counts before row ACLs), for the ETA of its
+        progress lines: asked only once a read has run for half the progress pace."""
+        query = "^".join(c for c in (base_query, f"sys_updated_on>={since}" if since else "",
+                                     f"sys_updated_on<{until}" if until else "") if c)
+        body = self.client.get_json(f"/api/now/stats/{table}", {"sysparm_count": "true", "sysparm_query": query})
+        return int(body["result"]["stats"]["count"])
+
     def _refresh_company_refs(self, state: StateDB, run_id: str | None) -> None:
         """Engagements may point at companies that are not vendors: fetch those few rows so the
         outcome can say 'not a vendor' rather than 'missing'."""
+        self.progress.phase("reading the companies engagements name that are not vendors")
         vendors = state.staged_keys("vendors", SOURCE)
         known = state.staged_keys("company_refs", SOURCE)
         wanted = set()
@@ -156,6 +172,7 @@ class ServiceNowSource:
             parents = ",".join(self.cfg.source.attachment_parents)
             self._sweep_deletions(state, "attachments", "sys_attachment", f"table_nameIN{parents}", attachments=True,
                                   stats=stats)
+        self.progress.phase("probing the content of new attachments (SBOM or document)")
         stats.classified = self._classify(state)
         return stats
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from connector.coverbase.client import CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError, ConfigError, FatalSyncError
+from connector.explain import coverbase_failure, servicenow_failure
+from connector.progress import NullProgress, Progress
 from connector.sources.base import Source, StreamStats, Window
 from connector.sync.canonical import Snapshot
 from connector.sync.config import ConnectorConfig
@@ -89,23 +91,29 @@ class SyncEngine:
         try:
             self.cb.auth_test()
         except ApiError as exc:
-            raise FatalSyncError(f"Coverbase connectivity check failed: {exc}. Check COVERBASE_API_URL and "
-                                 "COVERBASE_API_KEY.") from None
+            raise FatalSyncError(coverbase_failure(exc, self.cb.base_url)) from None
         try:
             info = self.source.check()
         except ConfigError:
             raise
         except ApiError as exc:
+            if self.source.name == "servicenow":
+                raise FatalSyncError(servicenow_failure(exc)) from None
             raise FatalSyncError(f"{self.source.name} connectivity check failed: {exc}") from None
         return {"coverbase": self.cb.base_url, **info}
 
     def extract(self, streams: Iterable[str] | None = None, *, run_id: str, full_refresh: bool = False,
                 window: Window | None = None) -> dict[str, StreamStats]:
         out = {}
-        for stream in streams or self.source.streams:
-            self.deadline.check(f"extracting {stream}")
-            out[stream] = self.source.extract(stream, self.state, run_id=run_id, full_refresh=full_refresh,
-                                              window=window)
+        with Progress("extraction", log=self.log.info) as progress:
+            self.source.progress = progress  # long reads log done / total, rate, ETA
+            try:
+                for stream in streams or self.source.streams:
+                    self.deadline.check(f"extracting {stream}")
+                    out[stream] = self.source.extract(stream, self.state, run_id=run_id, full_refresh=full_refresh,
+                                                      window=window)
+            finally:
+                self.source.progress = NullProgress()
         return out
 
     def snapshot(self) -> Snapshot:
@@ -126,13 +134,18 @@ class SyncEngine:
             raise ConfigError(f"unknown entity {entity!r}; choose from {', '.join(ENTITY_NAMES)}")
         report = report or RunReport(run_id, "dry_run" if options.dry_run else "sync")
         self.deadline.check(f"starting {entity}")
-        ctx = RunContext(run_id=run_id, state=self.state, cb=self.cb, source=self.source, cfg=self.cfg,
-                         snapshot=snapshot or self.snapshot(), report=report, dry_run=options.dry_run,
-                         allow_mass_changes=options.allow_mass_changes, retry_rejected=options.retry_rejected,
-                         log=self.log, deadline=self.deadline)
-        if ledgers is not None:
-            ctx._ledgers = ledgers  # one run's pushes share what they read; writes drop the entity's copy
-        return cls().run(ctx)
+        with Progress(entity, log=self.log.info) as progress:  # a line at least every 10 s on long work
+            if snapshot is None:
+                progress.phase(f"{entity}: reading the staged records and the ledger")
+            ctx = RunContext(run_id=run_id, state=self.state, cb=self.cb, source=self.source, cfg=self.cfg,
+                             snapshot=snapshot or self.snapshot(), report=report, dry_run=options.dry_run,
+                             allow_mass_changes=options.allow_mass_changes, retry_rejected=options.retry_rejected,
+                             log=self.log, deadline=self.deadline)
+            if ledgers is not None:
+                ctx._ledgers = ledgers  # one run's pushes share what they read; writes drop the entity's copy
+            sync = cls()
+            sync.progress = progress
+            return sync.run(ctx)
 
     # --- a whole run ------------------------------------------------------------------------
 

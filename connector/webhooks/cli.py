@@ -50,6 +50,17 @@ def public_url_problem(url: str) -> str | None:
     return None
 
 
+HELP = "manage the Coverbase webhook subscription of the write-back"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``webhooks`` to ``python -m connector``."""
+    parser = subparsers.add_parser("webhooks", help=HELP, description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    parser.set_defaults(func=run)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="action", required=True)
     reg = sub.add_parser("register", help="create (or update) the subscription for a public HTTPS URL")
@@ -73,7 +84,7 @@ def _show(w: Webhook) -> str:
     return f"{w.id}  {w.url}  [{', '.join(w.events)}] {state}, {w.delivery_count} deliveries{last}"
 
 
-def register(url: str, events: list[str], description: str) -> tuple[str, Webhook]:
+def subscribe(url: str, events: list[str], description: str) -> tuple[str, Webhook]:
     why = public_url_problem(url)
     if why:
         raise ConfigError(f"--url {url!r} cannot be registered: {why}. Coverbase delivers webhooks only to a public "
@@ -106,7 +117,7 @@ def register(url: str, events: list[str], description: str) -> tuple[str, Webhoo
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "register":
-        verb, w = register(args.url, args.events or [STATUS_CHANGED], args.description)
+        verb, w = subscribe(args.url, args.events or [STATUS_CHANGED], args.description)
         print(f"{verb} {_show(w)}")
         print("Deliveries are verified with COVERBASE_WEBHOOK_SECRET: run the receiver with the same value, e.g. "
               "python -m connector.webhooks --host 0.0.0.0 --port 8080")

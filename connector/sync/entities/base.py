@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ApiError, FatalSyncError
+from connector.progress import NullProgress, Progress
 from connector.sync.context import RunContext, ledger_row_for
 from connector.sync.interpreter import gc_paused
 from connector.sync.outcomes import (
@@ -82,6 +83,9 @@ def write_log(operation: str, *, ok: bool, coverbase_id: str | None = None, payl
             "error": str(error)[:500] if error else None, "request_id": error.request_id if error else None}
 
 
+_ERRORS = frozenset({"invalid", "rejected", "transient"})  # outcomes counted as errors in progress lines
+
+
 def _follower_outcome(outcome: str) -> str:
     return LINKED if outcome == CREATED else outcome
 
@@ -94,6 +98,7 @@ class EntitySync:
     entity = ""  # ledger entity
     name = ""  # report name (plural)
     stream = ""  # staging stream its records come from (backfill flags live there)
+    progress: Progress = NullProgress()  # the step's progress lines (connector/progress.py), set by the engine
 
     def plan(self, ctx: RunContext) -> list[Item]:
         raise NotImplementedError
@@ -115,6 +120,7 @@ class EntitySync:
                                 max_problems=ctx.cfg.sync.report_problems)
         calls_before = ctx.cb.calls.total
         try:
+            self.progress.phase(f"planning {self.name}")
             with gc_paused():  # planning builds ~10^4 items and reads the ledger: no cycles to collect
                 items = self.plan(ctx)
                 for it in items:
@@ -188,7 +194,14 @@ class EntitySync:
             ctx.forget(self.entity)
 
     def _simulate(self, ctx: RunContext, rep: EntityReport, writes: list[Item]) -> None:
-        outcomes = ctx.map(lambda it: self.predict(ctx, it), writes)
+        self.progress.begin(f"dry run: checking {self.name}", len(writes), verb="checked")
+
+        def predict(it: Item) -> str:
+            outcome = self.predict(ctx, it)
+            self.progress.advance(1, errors=int(outcome in _ERRORS))
+            return outcome
+
+        outcomes = ctx.map(predict, writes)
         stand_ins: dict[str, str] = {}
         for it, outcome in zip(writes, outcomes):
             rep.outcome(outcome, it.key, it.label, it.message)
@@ -217,9 +230,11 @@ class EntitySync:
             for f in it.followers:
                 rep.outcome(_follower_outcome(res.outcome), f.key, f.label, _same_user_reason(it))
             self.after_apply(ctx, it, res)
+            self.progress.advance(1, errors=int(res.outcome in _ERRORS))
 
         # A fatal error stops handing out records; the writes already in flight are recorded first.
         # Records never started are planned again next run.
+        self.progress.begin(f"writing {self.name}", len(writes), verb="written")
         with ctx.ledger_writer():
             run_all(one, writes, workers=ctx.cfg.sync.coverbase_workers, deadline=ctx.deadline, name=f"{self.name}-writer",
                     on_result=recorded, doing=f"writing {self.name} to Coverbase")
