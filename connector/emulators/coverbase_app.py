@@ -21,10 +21,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from connector.emulators import fixtures
-from connector.emulators.coverbase_findings import FindingRules
 from connector.emulators.coverbase_findings import routes as findings_routes
 from connector.emulators.coverbase_progress import AssessmentProgress
-from connector.emulators.coverbase_store import ApiProblem, CoverbaseStore, coded, invalid
+from connector.emulators.coverbase_errors import ApiProblem, coded, invalid
+from connector.emulators.coverbase_store import CoverbaseStore
 from connector.emulators.coverbase_webhooks import WebhookHub
 from connector.emulators.faults import FaultRoller, TokenBucket
 from connector.emulators.multipart_stream import MultipartError, parse_stream
@@ -121,7 +121,6 @@ class CoverbaseEmulator:
                  faults: CoverbaseFaults | None = None, bom_entitled: bool = True,
                  idempotency_scope: str = "path", findings_text: bool = False) -> None:
         self.store = CoverbaseStore({}, idempotency_scope=idempotency_scope)
-        self.store.finding_rules = FindingRules(self.store)
         self.store.finding_rules.include_text = findings_text  # title/body are not in the documented object
         self._written: set[tuple] = set()  # write fingerprints seen (ambiguous_first_paths)
         main, foreign = list(self.store.orgs)
@@ -573,7 +572,7 @@ class CoverbaseEmulator:
             if dtype is not None and dtype not in fixtures.DOCUMENT_TYPES:
                 raise coded(422, "invalid_document_type", f"Unknown document_type: {dtype}")
             sids, aids = form.get_all("service_ids"), form.get_all("assessment_ids")
-            s._check_links(c.org.id, vendor["id"], sids, aids)
+            s.check_links(c.org.id, vendor["id"], sids, aids)
             doc = s.add_document(c.org.id, vendor_id=vendor["id"], name=form.get("name") or name, extension=ext,
                                  size=f.size, sha256=f.sha256, content=f.content, document_type=dtype,
                                  service_ids=sids, assessment_ids=aids)

@@ -25,7 +25,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connector.emulators import fixtures
-from connector.emulators.coverbase_store import CoverbaseStore, Org, coded, invalid
+from connector.emulators.coverbase_errors import coded, invalid
+from connector.emulators.coverbase_state import Org, StoreState
 
 EXACTLY_ONE = "Exactly one of vendor_id or assessment_id must be provided."
 _FIELDS = ("id", "public_idx", "vendor_id", "assessment_id", "finding_status_id", "due_date", "is_archived",
@@ -58,7 +59,7 @@ def _type_errors(body: dict, spec: dict[str, str]) -> list[tuple[list, str, str]
 class FindingRules:
     """Business rules over ``store.findings`` (the caller holds ``store.lock``)."""
 
-    def __init__(self, store: CoverbaseStore) -> None:
+    def __init__(self, store: StoreState) -> None:
         self.store = store
         self.include_text = False
 
@@ -99,7 +100,7 @@ class FindingRules:
         f = {"id": s.new_id("cbtask"), "org": org.id, "public_idx": self._next_idx(org.id), "vendor_id": finding_vendor,
              "assessment_id": assessment_id, "finding_status_id": status,
              "due_date": int(due) if due is not None else None, "is_archived": False, "created_at": now,
-             "updated_at": now, "title": body["title"], "body": body.get("body"), "_seq": s._next_seq()}
+             "updated_at": now, "title": body["title"], "body": body.get("body"), "_seq": s.next_seq()}
         s.findings[f["id"]] = f
         return finding_view(f, text=self.include_text)
 
@@ -144,7 +145,7 @@ def routes(emu) -> list[Route]:
     the admin routes. ``emu`` is the ``CoverbaseEmulator``."""
     from connector.emulators.coverbase_app import Ctx, _page
 
-    s: CoverbaseStore = emu.store
+    s = emu.store
     rules: FindingRules = s.finding_rules
 
     async def get_findings(c: Ctx):
@@ -186,7 +187,7 @@ def routes(emu) -> list[Route]:
     ]
 
 
-def snapshot_of(store: CoverbaseStore, org: str) -> list[dict]:
+def snapshot_of(store: StoreState, org: str) -> list[dict]:
     """Every finding of an org with its text (for tests; outside /v1)."""
     return [finding_view(f, text=True) for f in sorted(store.findings.values(), key=lambda f: f["_seq"])
             if f["org"] == org]
