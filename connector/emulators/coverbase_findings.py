@@ -1,4 +1,4 @@
-"""Findings in the Coverbase emulator (contract §2.6), hooked into the app by ``routes()``.
+"""Findings in the Coverbase emulator (contract §2.6); their routes are in ``coverbase_routes_findings.py``.
 
 - ``POST /v1/findings`` (201, NOT idempotent: the ``Idempotency-Key`` header is ignored): ``title``
   required; exactly one of ``vendor_id`` / ``assessment_id``, else a standard 422 validation item
@@ -19,10 +19,6 @@ Coverbase's own assessment analysis), which the connector must never mistake for
 from __future__ import annotations
 
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from connector.emulators import fixtures
 from connector.emulators.coverbase_errors import coded, invalid
@@ -138,53 +134,6 @@ class FindingRules:
             f["is_archived"] = bool(body["is_archived"])
         f["updated_at"] = self.store.now()
         return finding_view(f, text=self.include_text)
-
-
-def routes(emu) -> list[Route]:
-    """The /v1 findings routes (through the emulator's ``api()``: auth, faults, request log) and
-    the admin routes. ``emu`` is the ``CoverbaseEmulator``."""
-    from connector.emulators.coverbase_app import Ctx, _page
-
-    s = emu.store
-    rules: FindingRules = s.finding_rules
-
-    async def get_findings(c: Ctx):
-        q = c.request.query_params
-        with s.lock:
-            rows = rules.list(c.org.id, q.get("vendor_id"), q.get("assessment_id"))
-        return 200, _page(rows, c.request)
-
-    async def post_findings(c: Ctx):
-        with s.lock:
-            return 201, rules.create(c.org, c.body)
-
-    async def get_finding(c: Ctx):
-        with s.lock:
-            return 200, finding_view(rules.in_org(c.org.id, c.request.path_params["finding_id"]),
-                                     text=rules.include_text)
-
-    async def patch_finding(c: Ctx):
-        with s.lock:
-            return 200, rules.patch(c.org.id, c.request.path_params["finding_id"], c.body or {})
-
-    async def text_switch(request: Request):
-        if request.method == "PUT":
-            rules.include_text = bool((await request.json()).get("include", True))
-        return JSONResponse({"include": rules.include_text})
-
-    async def by_hand(request: Request):
-        body = await request.json()
-        with s.lock:
-            return JSONResponse(rules.create(s.main_org, body), status_code=201)
-
-    return [
-        emu.api("/v1/findings", get_findings),
-        emu.api("/v1/findings", post_findings),  # NOT idempotent: the Idempotency-Key header is ignored
-        emu.api("/v1/findings/{finding_id}", get_finding),
-        emu.api("/v1/findings/{finding_id}", patch_finding),
-        Route("/_emulator/findings_text", text_switch, methods=["GET", "PUT"]),
-        Route("/_emulator/findings", by_hand, methods=["POST"]),
-    ]
 
 
 def snapshot_of(store: StoreState, org: str) -> list[dict]:
