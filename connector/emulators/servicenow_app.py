@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from connector.emulators import sn_admin, sn_attachment_api, sn_oauth, sn_table_api
-from connector.emulators.sn_dataset import Dataset
+from connector.emulators.sn_dataset_model import Dataset
 from connector.emulators.sn_faults import ServiceNowFaults
 from connector.emulators.sn_gateway import Gateway
 from connector.emulators.sn_instance import ServiceNowInstance

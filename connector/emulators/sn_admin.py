@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.emulators.sn_dataset import Blob
+from connector.emulators.sn_dataset_model import Blob
 from connector.emulators.sn_instance import ServiceNowInstance
 
 

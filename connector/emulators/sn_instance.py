@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from connector.emulators import sn_schema
 from connector.emulators.faults import FaultRoller
-from connector.emulators.sn_dataset import Blob, Dataset
+from connector.emulators.sn_dataset_model import Blob, Dataset
 from connector.emulators.sn_faults import ServiceNowFaults
 
 
