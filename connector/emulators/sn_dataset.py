@@ -8,14 +8,14 @@ Every dirty case is registered in ``Dataset.dirty`` with the outcome the connect
 it; docs/dirty-cases.md is generated from that list and the sync tests assert it.
 
 The generator runs in stages, one module each, over one shared state (``sn_dataset_generator``):
-users, vendors and contacts, engagements and assessments, attachments, issues (``sn_issues``).
+users, vendors and contacts, engagements and assessments, attachments, issues.
 What a dataset is (``Dataset``, ``Blob``, ``DirtyCase``, ``SIZES``) lives in ``sn_dataset_model``;
 the names tests and tools import from here are re-exported.
 """
 
 from __future__ import annotations
 
-from connector.emulators import sn_issues
+from connector.emulators import sn_dataset_issues
 from connector.emulators.sn_dataset_attachments import attachments
 from connector.emulators.sn_dataset_engagements import assessments, engagements
 from connector.emulators.sn_dataset_generator import Generator
@@ -42,5 +42,5 @@ def build(name: str = "small", seed: int = 7) -> Dataset:
     assessments(g)
     attachments(g)
     _shared_timestamps(g)
-    sn_issues.generate(g)  # issues and their dirty cases: last, from their own random stream
+    sn_dataset_issues.generate(g)  # issues and their dirty cases: last, from their own random stream
     return g.ds

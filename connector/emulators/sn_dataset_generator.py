@@ -12,7 +12,7 @@ from connector.emulators.sn_dataset_model import BASE, BULK_TS, SIZES, SPAN_SECO
 class Generator:
     """The state one dataset build carries from stage to stage, and the helpers every stage uses.
 
-    The stages (``sn_dataset_users``, ``_vendors``, ``_engagements``, ``_attachments``, ``sn_issues``)
+    The stages (``sn_dataset_users``, ``_vendors``, ``_engagements``, ``_attachments``, ``_issues``)
     run in a fixed order, drawing from one seeded random stream (issues from their own): the same
     name and seed give the same dataset.
     """
@@ -30,7 +30,7 @@ class Generator:
         self.engagement_ids: list[str] = []  # sn_dataset_engagements
         self.engagements_of: dict[str, list[str]] = {}
         self.assessment_ids: list[str] = []
-        self.issue_ids: list[str] = []  # sn_issues
+        self.issue_ids: list[str] = []  # sn_dataset_issues
 
     def sid(self, table: str, i: int | str) -> str:
         return hashlib.sha1(f"{self.seed}|{table}|{i}".encode()).hexdigest()[:32]
