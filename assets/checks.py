@@ -6,14 +6,12 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.push import PUSH
+from assets.specs import PUSH
 from assets.resources import CoverbaseResource, LedgerResource
 from connector.coverbase.errors import CoverbaseNotFound
-from connector.sync.canonical import _norm
+from connector.canonical import normalized
 
-ENTITY_OF_ASSET = {name: entity for name, (entity, _, _) in PUSH.items()}
-LEDGER_ENTITY = {"users": "user", "vendors": "vendor", "services": "service", "documents": "document",
-                 "boms": "bom", "assessments": "assessment", "findings": "finding"}
+LEDGER_ENTITY_OF_ASSET = {spec.asset: spec.ledger_entity for spec in PUSH}
 COMPARED = ("name", "website", "description", "hq_location", "relationship_owner_ids")
 
 
@@ -26,7 +24,7 @@ def _metadata_value(md: dict, key: str, default=0):
 
 
 def _rejected_share_check(asset_name: str):
-    entity = LEDGER_ENTITY[ENTITY_OF_ASSET[asset_name]]
+    entity = LEDGER_ENTITY_OF_ASSET[asset_name]
     key = dg.AssetKey(asset_name)
 
     @dg.asset_check(asset=key, name="rejected_share", blocking=True,
@@ -82,7 +80,7 @@ def vendor_drift(coverbase: CoverbaseResource, ledger: LedgerResource) -> dg.Ass
             sent = row.payload or {}
             held = {"name": v.name, "website": v.website, "description": v.description, "hq_location": v.hq_location,
                     "relationship_owner_ids": v.relationship_owner_ids}
-            fields = [f for f in COMPARED if f in sent and _norm(sent.get(f), f) != _norm(held.get(f), f)]
+            fields = [f for f in COMPARED if f in sent and normalized(sent.get(f), f) != normalized(held.get(f), f)]
             if fields:
                 drift.append(f"| `{row.source_key}` | {row.label} | changed: {', '.join(fields)} |")
     table = "| key | vendor | drift |\n|---|---|---|\n" + "\n".join(drift) if drift else "No drift in the sample."
@@ -103,4 +101,4 @@ def no_duplicate_external_ids(coverbase: CoverbaseResource) -> dg.AssetCheckResu
                                                           "examples": dg.MetadataValue.json(dict(list(dups.items())[:20]))})
 
 
-asset_checks = [_rejected_share_check(name) for name in PUSH] + [vendor_drift, no_duplicate_external_ids]
+asset_checks = [_rejected_share_check(spec.asset) for spec in PUSH] + [vendor_drift, no_duplicate_external_ids]

@@ -14,12 +14,14 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from assets.failures import dagster_failures
 from assets.common import WRITER_POOL, engine_for, push_metadata, run_tags
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource
 from assets.settings_gate import require_settings
 from connector import settings
 from connector.errors import ConfigError, FatalSyncError
-from connector.sync.engine import ENTITY_NAMES, PushOptions
+from connector.sync.engine import PushOptions
+from connector.sync.order import ENTITY_NAMES
 from connector.sync.outcomes import is_fatal
 
 sync_all = dg.define_asset_job(
@@ -65,19 +67,13 @@ def _source_for(config: MigrateConfig, servicenow: ServiceNowResource, ledger: L
 def migrate_op(context: dg.OpExecutionContext, config: MigrateConfig, coverbase: CoverbaseResource,
                servicenow: ServiceNowResource, ledger: LedgerResource) -> dict:
     require_settings(coverbase, servicenow if config.source == "servicenow" else None, ledger)
-    try:
+    with dagster_failures():
         source = _source_for(config, servicenow, ledger)
         with engine_for(context, coverbase, servicenow, ledger, source=source) as engine:
             result = engine.run(run_id=context.run_id, entities=config.entities, full_refresh=config.full_refresh,
                                 mode="migrate_dry_run" if config.dry_run else "migrate",
                                 options=PushOptions(dry_run=config.dry_run, allow_mass_changes=config.allow_mass_changes,
                                                     retry_rejected=config.retry_rejected))
-    except (FatalSyncError, ConfigError) as exc:
-        raise dg.Failure(description=str(exc)) from None
-    except Exception as exc:
-        if is_fatal(exc):
-            raise dg.Failure(description=str(exc)) from None
-        raise
     report = result.report
     for name, rep in report.entities.items():
         metadata = push_metadata(rep, config.dry_run)

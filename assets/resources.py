@@ -9,14 +9,15 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from assets.failures import dagster_failures
 from connector.coverbase.client import DEFAULT_API_URL, CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError, ConfigError
 from connector.explain import coverbase_failure, servicenow_failure
 from connector.servicenow.client import ServiceNowClient
 from connector.sources.servicenow import ServiceNowSource
-from connector.sync.config import ConnectorConfig, SyncConfig, load_config
-from connector.sync.state import DEFAULT_PATH, StateDB
+from connector.config import ConnectorConfig, SyncConfig, load_config
+from connector.state import DEFAULT_PATH, StateDB
 
 
 class CoverbaseResource(dg.ConfigurableResource):
@@ -39,11 +40,9 @@ class CoverbaseResource(dg.ConfigurableResource):
 
     def check(self, deadline: Deadline | None = None) -> str:
         """Fail fast with the setting to fix (runs when a run starts)."""
-        try:
+        with dagster_failures(explain=lambda e: coverbase_failure(e, self.api_url), every_api_error=True):
             with self.client(deadline=deadline) as c:
                 c.auth_test()
-        except (ApiError, ConfigError) as exc:
-            raise dg.Failure(description=coverbase_failure(exc, self.api_url)) from None
         return self.api_url
 
 
@@ -91,14 +90,12 @@ class ServiceNowResource(dg.ConfigurableResource):
         return ServiceNowSource(self.client(deadline), config)
 
     def check(self, config: ConnectorConfig, deadline: Deadline | None = None) -> dict[str, str]:
-        try:
+        with dagster_failures(explain=lambda e: servicenow_failure(e, self.instance_url), every_api_error=True):
             source = self.source(config, deadline)
             try:
                 return source.check()
             finally:
                 source.close()
-        except (ApiError, ConfigError) as exc:
-            raise dg.Failure(description=servicenow_failure(exc, self.instance_url)) from None
 
 
 class LedgerResource(dg.ConfigurableResource):
@@ -109,10 +106,8 @@ class LedgerResource(dg.ConfigurableResource):
     lock_wait_seconds: float = 0.0
 
     def config(self) -> ConnectorConfig:
-        try:
+        with dagster_failures():
             return load_config(self.config_path or None)
-        except ConfigError as exc:
-            raise dg.Failure(description=str(exc)) from None
 
     def open(self) -> StateDB:
         return StateDB(self.state_db)

@@ -16,6 +16,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from assets.failures import dagster_failures
 from assets.common import WRITER_POOL, run_deadline, run_tags
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
 from assets.settings_gate import require_settings
@@ -72,7 +73,7 @@ def servicenow_assessment_outcomes(context: dg.AssetExecutionContext, config: Wr
         context.log.info("write-back is off (write_back.enabled: false in the mapping file): nothing to do")
         return dg.MaterializeResult(metadata={"enabled": False})
     dry_run = config.dry_run or sync_options.dry_run
-    try:
+    with dagster_failures("write-back"):
         state = ledger.open()
         deadline = run_deadline(context)
         cb = coverbase.client(cfg.sync, deadline)
@@ -89,12 +90,6 @@ def servicenow_assessment_outcomes(context: dg.AssetExecutionContext, config: Wr
             sn.close()
             cb.close()
             state.close()
-    except (FatalSyncError, ConfigError) as exc:
-        raise dg.Failure(description=str(exc)) from None
-    except Exception as exc:
-        if is_fatal(exc):
-            raise dg.Failure(description=f"write-back: {exc}") from None
-        raise
     for line in rep.summary_lines():
         context.log.info(line)
     return dg.MaterializeResult(metadata={"enabled": True, **report_metadata(rep)})

@@ -41,9 +41,9 @@ def measure(cb_url: str, sn_url: str, kind: str) -> dict:
     from connector.emulators import big_sbom
     from connector.servicenow.client import ServiceNowClient
     from connector.sources.servicenow import ServiceNowSource
-    from connector.sync.config import parse_config
+    from connector.config import parse_config
     from connector.sync.engine import SyncEngine
-    from connector.sync.state import StateDB
+    from connector.state import StateDB
 
     # One read of the parse status after the upload (Coverbase is still parsing then); the
     # verdict of a 100 MiB BOM is read by a later run, outside the measurement.

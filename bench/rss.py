@@ -61,9 +61,9 @@ def main() -> None:
     if mode == "sync":
         from connector.servicenow.client import ServiceNowClient
         from connector.sources.servicenow import ServiceNowSource
-        from connector.sync.canonical import CanonicalAttachment
-        from connector.sync.config import ConnectorConfig
-        from connector.sync.content import private_spool
+        from connector.canonical import CanonicalAttachment
+        from connector.config import ConnectorConfig
+        from connector.files.content import private_spool
 
         sn_url, att = sys.argv[5], sys.argv[6]
         sn = ServiceNowClient(sn_url, username=fx.DEMO_SN_USER, password=fx.DEMO_SN_PASSWORD)

@@ -29,10 +29,11 @@ from connector.emulators import fixtures as fx  # noqa: E402
 from connector.servicenow.client import ServiceNowClient  # noqa: E402
 from connector.servicenow.reader import ReadStats, TableReader  # noqa: E402
 from connector.sources.servicenow import ServiceNowSource  # noqa: E402
-from connector.sync.config import ConnectorConfig  # noqa: E402
-from connector.sync.engine import ENTITY_NAMES, SyncEngine, new_run_id  # noqa: E402
+from connector.config import ConnectorConfig  # noqa: E402
+from connector.state import StateDB  # noqa: E402
+from connector.sync.engine import SyncEngine, new_run_id  # noqa: E402
+from connector.sync.order import ENTITY_NAMES  # noqa: E402
 from connector.sync.report import RunReport  # noqa: E402
-from connector.sync.state import StateDB  # noqa: E402
 
 PY = sys.executable
 

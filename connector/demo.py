@@ -11,85 +11,26 @@ Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 from connector import cli_progress
-from connector.emulators import fixtures
+from connector.demo_setup import (
+    DAGSTER,
+    REPO,
+    demo_env,
+    fresh_ledger,
+    get_json,
+    start_emulators,
+    stop_process,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-DAGSTER = str(Path(sys.executable).parent / "dagster")
 STEPS = 21  # sync_all: preflight_checks, 6 extraction and 6 push assets, 8 asset checks
-MAX_RUNTIME = "900"  # the demo's runs stop, failed, after 15 minutes whatever happens
-
-
-def _start(args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
-    """Start an emulator with --port 0 and read the URL it prints first."""
-    err = open(log, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", *args, "--port", "0"], stdout=subprocess.PIPE, stderr=err,
-                            cwd=REPO, start_new_session=True)
-    line = proc.stdout.readline().decode() if proc.stdout else ""
-    if "listening on" not in line:
-        proc.kill()
-        raise SystemExit(f"emulator {args[0]} did not start; see {log}")
-    return proc, line.rsplit(" ", 1)[-1].strip()
-
-
-def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 15) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=wait)
-        except ProcessLookupError:
-            pass
-
-
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - loopback emulator
-        return json.loads(resp.read())
-
-
-def start_emulators(dataset: str, work: Path, prefix: str = "demo", *, cb_latency_ms: float = 0,
-                    sn_latency_ms: float = 0) -> tuple[list[subprocess.Popen], str, str]:
-    cb, cb_url = _start(["connector.emulators.coverbase", "--host", "127.0.0.1", "--api-key", fixtures.DEMO_API_KEY,
-                         "--latency-ms", str(cb_latency_ms)], work / f"{prefix}-coverbase.log")
-    try:
-        sn, sn_url = _start(["connector.emulators.servicenow", "--host", "127.0.0.1", "--dataset", dataset,
-                             "--latency-ms", str(sn_latency_ms)], work / f"{prefix}-servicenow.log")
-    except SystemExit:
-        _stop(cb)
-        raise
-    return [sn, cb], cb_url, sn_url
-
-
-def demo_env(cb_url: str, sn_url: str, state: Path, dagster_home: Path) -> dict[str, str]:
-    env = {**os.environ, "COVERBASE_API_URL": cb_url, "COVERBASE_API_KEY": fixtures.DEMO_API_KEY,
-           "SERVICENOW_INSTANCE_URL": sn_url, "SERVICENOW_USERNAME": fixtures.DEMO_SN_USER,
-           "SERVICENOW_PASSWORD": fixtures.DEMO_SN_PASSWORD, "CONNECTOR_STATE_DB": str(state),
-           "CONNECTOR_CONFIG": str(REPO / "examples" / "demo-config.yaml"), "DAGSTER_HOME": str(dagster_home),
-           "CONNECTOR_MAX_RUNTIME": MAX_RUNTIME,
-           # `dagster job execute` is marked superseded by `dg launch` (README, Troubleshooting): not news here.
-           "PYTHONWARNINGS": "ignore::FutureWarning"}
-    for name in ("SERVICENOW_CLIENT_ID", "SERVICENOW_CLIENT_SECRET"):
-        env.pop(name, None)
-    return env
-
-
-def fresh_ledger(path: Path) -> None:
-    for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        f.unlink(missing_ok=True)  # fresh emulators, fresh ledger
 
 
 _PROGRESS = re.compile(r" - ((?:reading|writing|dry run: checking) [^:\n]+: [^\n]*)$", re.M)
@@ -162,9 +103,9 @@ def run_plain(a: argparse.Namespace) -> int:
         print(f"sync_all succeeded in {secs:.1f} s\n")
         summary(state, cb_url)
         if not a.once:
-            before = _get(f"{cb_url}/_emulator/requests")["count"]
+            before = get_json(f"{cb_url}/_emulator/requests")["count"]
             rc, secs = _dagster(env, dagster_log, "sync_all again (no changes)")
-            log = _get(f"{cb_url}/_emulator/requests?since={before}")["items"]
+            log = get_json(f"{cb_url}/_emulator/requests?since={before}")["items"]
             print()
             print(second_run(rc, secs, log))
             if rc != 0:
@@ -176,7 +117,7 @@ def run_plain(a: argparse.Namespace) -> int:
         return 0
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_process(proc)
 
 
 # --- explaining the figures ---------------------------------------------------------------------
@@ -193,7 +134,7 @@ WHY = {  # the ledger outcomes, in one line each
 
 
 def _held(cb_url: str) -> dict[str, int]:
-    cb = _get(f"{cb_url}/_emulator/state")
+    cb = get_json(f"{cb_url}/_emulator/state")
     org = next(iter(cb.values()))
     return {"user": len(org["users"]), "vendor": len(org["vendors"]),
             "service": sum(len(v["services"]) for v in org["vendors"]),

@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 
-from connector import demo
+from connector import demo_setup as demo
 
 READY_TIMEOUT = 240.0  # dagster dev: webserver up and the code location loaded
 STOP_TIMEOUT = 30.0
@@ -112,9 +112,9 @@ def serve(a: argparse.Namespace) -> int:
         return 0
     finally:
         if dev is not None:
-            demo._stop(dev, signal.SIGINT, wait=STOP_TIMEOUT)
+            demo.stop_process(dev, signal.SIGINT, wait=STOP_TIMEOUT)
         for proc in procs:
-            demo._stop(proc)
+            demo.stop_process(proc)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         print("stopped.", flush=True)

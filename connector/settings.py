@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from connector.errors import ConfigError
 from connector.http.safety import require_safe_base_url
 from connector.progress import default_every
-from connector.sync.config import ConnectorConfig, load_config
+from connector.config import ConnectorConfig, load_config
 
 DEFAULT_COVERBASE_URL = "https://api.coverbase.app"
 DEFAULT_STATE_DB = ".connector/state.db"

@@ -6,7 +6,7 @@ import pytest
 
 from connector.emulators import sn_dataset
 from connector.errors import ConfigError, FatalSyncError
-from connector.sync.config import load_config
+from connector.config import load_config
 from tests.conftest import Harness
 
 DIRTY = [c for c in sn_dataset.build("small").dirty]

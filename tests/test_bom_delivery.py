@@ -10,7 +10,7 @@ import pytest
 from assets.common import push_metadata
 from connector.emulators import sn_sboms
 from connector.sync.entities.boms import BomsSync
-from connector.sync.state import StateDB, _m001_initial, _m002_request_ids
+from connector.state import StateDB, _m001_initial, _m002_request_ids
 from tests.bom_files import (
     attach,
     cyclonedx_xml,

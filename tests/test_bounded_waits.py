@@ -18,7 +18,7 @@ from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.transport import ApiTransport
 from connector.servicenow.errors import ServiceNowServerError
 from connector.sync.ledger_writer import LedgerWriter, LedgerWriterFailed
-from connector.sync.state import LedgerRow, StateDB
+from connector.state import LedgerRow, StateDB
 from connector.workers import run_all
 from tests.conftest import VirtualTime
 

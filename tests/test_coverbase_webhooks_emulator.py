@@ -13,7 +13,7 @@ from connector.coverbase.models import AssessmentCreate, VendorCreate
 from connector.coverbase.webhooks import STATUS_CHANGED, WebhookCreate
 from connector.emulators.coverbase_progress import FLOW
 from connector.emulators.server import ServerThread
-from connector.sync.state import StateDB
+from connector.state import StateDB
 from connector.webhooks.events import EventStore, open_nudges
 from connector.webhooks.receiver import build_app
 

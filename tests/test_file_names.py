@@ -5,7 +5,7 @@ import unicodedata
 
 import pytest
 
-from connector.sync.file_names import MAX_NAME_BYTES, extension, repair_file_name
+from connector.files.names import MAX_NAME_BYTES, extension, repair_file_name
 
 CASES = [
     ("../../etc/passwd.pdf", "passwd.pdf"),

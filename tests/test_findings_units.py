@@ -2,8 +2,8 @@
 
 import pytest
 
-from connector.sync.canonical import CanonicalIssue
-from connector.sync.config import parse_config
+from connector.canonical import CanonicalIssue
+from connector.config import parse_config
 from connector.sync.entities.finding_payloads import (
     due_seconds,
     finding_fields,

@@ -33,7 +33,7 @@ def test_lost_state_relinks_everything_without_creating_anything(harness, tmp_pa
     harness.state_path.unlink()
     fresh = Harness.__new__(Harness)
     fresh.__dict__.update(harness.__dict__)
-    from connector.sync.state import StateDB
+    from connector.state import StateDB
 
     harness.state = StateDB(tmp_path / "fresh.db")
     harness.engine.state = harness.state
@@ -49,7 +49,7 @@ def test_lost_state_relinks_everything_without_creating_anything(harness, tmp_pa
 
 def test_vendor_lookup_uses_one_listing_when_many_vendors_lack_an_id(harness, tmp_path):
     harness.run()
-    from connector.sync.state import StateDB
+    from connector.state import StateDB
 
     harness.state.close()
     harness.state = StateDB(tmp_path / "fresh.db")
@@ -78,7 +78,7 @@ def test_a_pending_service_from_a_crash_is_read_back_not_created_again(harness):
     # A previous process sent the POST and died before recording the answer:
     harness.cb_client.create_service(vid, __import__("connector.coverbase.models", fromlist=["ServiceCreate"])
                                      .ServiceCreate(name="Created before the crash", external_id=eng_key))
-    from connector.sync.state import LedgerRow
+    from connector.state import LedgerRow
 
     harness.state.upsert_ledger([LedgerRow(entity="service", source="servicenow", source_key=eng_key, status="pending",
                                            parent_id=vid)])

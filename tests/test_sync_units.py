@@ -7,10 +7,10 @@ import stat
 import pytest
 
 from connector.errors import ConfigError
-from connector.sync.canonical import canonical_hash, email_problem, normalize_email
-from connector.sync.config import ConnectorConfig, load_config, parse_config
+from connector.canonical import canonical_hash, email_problem, normalize_email
+from connector.config import ConnectorConfig, load_config, parse_config
 from connector.sync.payloads import diff
-from connector.sync.state import SCHEMA_VERSION, LedgerRow, StateDB, _m001_initial
+from connector.state import SCHEMA_VERSION, LedgerRow, StateDB, _m001_initial
 
 # --- configuration ----------------------------------------------------------------------------
 
@@ -195,7 +195,7 @@ def test_default_config_is_valid_model():
 
 def test_plain_payloads_match_their_request_models():
     from connector.coverbase.models import DocumentFields, ServiceCreate
-    from connector.sync.canonical import CanonicalAttachment, CanonicalService
+    from connector.canonical import CanonicalAttachment, CanonicalService
     from connector.sync.payloads import document_payload, service_payload
 
     s = CanonicalService(source="sn", key="e1", name="Hosting", description=None, vendor_key="v")

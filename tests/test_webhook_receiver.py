@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from connector.emulators.server import ServerThread
-from connector.sync.state import StateDB
+from connector.state import StateDB
 from connector.webhooks.events import EventStore, open_nudges
 from connector.webhooks.receiver import build_app
 from connector.webhooks.signature import sign

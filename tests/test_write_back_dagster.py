@@ -10,7 +10,7 @@ import yaml
 from assets.definitions import build_definitions
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
 from connector.emulators import fixtures as fx
-from connector.sync.state import StateDB
+from connector.state import StateDB
 from connector.webhooks.events import Event, EventStore
 from tests.conftest import start_coverbase, start_servicenow
 from tests.write_back_support import config

@@ -3,7 +3,7 @@
 import pytest
 
 from connector.errors import ConfigError
-from connector.sync.config import parse_config
+from connector.config import parse_config
 from connector.webhooks.cli import public_url_problem
 from connector.webhooks.signature import sign, verify
 from connector.writeback.outcome import (

@@ -63,6 +63,7 @@ from connector.deadline import Deadline
 from connector.coverbase.webhooks import Webhook, WebhookCreate, WebhookUpdate
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
+from connector.http.paginators import OffsetPaginator, paginate
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
 from connector.http.nocookies import no_cookies
 from connector.http.requestlog import CallCounter, RequestHook
@@ -78,6 +79,23 @@ M = TypeVar("M", bound=BaseModel)
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
+
+
+def list_items(body: Any, path: str) -> tuple[list[Any], dict[str, Any]]:
+    """(items, body) of a list answer, whichever envelope (§1.7: ``items``, or ``data``)."""
+    if not isinstance(body, dict):
+        raise CoverbaseUnexpectedResponse("list response is not an object", method="GET", path=path)
+    items = body.get("items", body.get("data"))
+    if not isinstance(items, list):
+        raise CoverbaseUnexpectedResponse(f"list envelope without items/data (keys {sorted(body)})", method="GET",
+                                          path=path)
+    return items, body
+
+
+def list_total(body: dict[str, Any]) -> int | None:
+    """The list's total: ``total`` (items and most data lists) or ``total_count`` (BOM lists)."""
+    total = body.get("total", body.get("total_count"))
+    return total if isinstance(total, int) else None
 
 
 def _is_safe(method: str, idempotency_key: str | None, retry_safe: bool | None) -> bool:
@@ -235,27 +253,16 @@ class CoverbaseClient(FindingsApi):
                       request_id=request_id_of(resp)) from None
 
     def _paginate(self, model: type[M], path: str, params: dict[str, Any], page_size: int) -> Iterator[M]:
-        """Offset paging over any of the three list envelopes of contract §1.7."""
-        page_size = max(1, min(page_size, MAX_PAGE))
-        offset = 0
-        while True:
-            resp = self._request("GET", path, params={**params, "limit": page_size, "offset": offset})
-            body = self._json(resp, "GET", path)
-            if not isinstance(body, dict):
-                raise CoverbaseUnexpectedResponse("list response is not an object", method="GET", path=path)
-            if "items" in body:
-                items, total = body["items"], body.get("total")
-            elif "data" in body:
-                items, total = body["data"], body.get("total", body.get("total_count"))
-            else:
-                raise CoverbaseUnexpectedResponse(
-                    f"list envelope without items/data (keys {sorted(body)})", method="GET", path=path
-                )
+        """Offset paging (``OffsetPaginator``) over any of the three list envelopes of contract §1.7."""
+
+        def fetch(paging: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+            resp = self._request("GET", path, params={**params, **paging})
+            return list_items(self._json(resp, "GET", path), path)
+
+        paginator = OffsetPaginator(max(1, min(page_size, MAX_PAGE)), total_of=list_total)
+        for items in paginate(fetch, paginator):
             for item in items:
                 yield model.model_validate(item)
-            offset += len(items)
-            if not items or (total is not None and offset >= total):
-                return
 
     # --- utils ------------------------------------------------------------------------------
 

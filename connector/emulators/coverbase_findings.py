@@ -1,4 +1,4 @@
-"""Findings in the Coverbase emulator (contract §2.6), hooked into the app by ``routes()``.
+"""Findings in the Coverbase emulator (contract §2.6); their routes are in ``coverbase_routes_findings.py``.
 
 - ``POST /v1/findings`` (201, NOT idempotent: the ``Idempotency-Key`` header is ignored): ``title``
   required; exactly one of ``vendor_id`` / ``assessment_id``, else a standard 422 validation item
@@ -20,12 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from connector.emulators import fixtures
-from connector.emulators.coverbase_store import CoverbaseStore, Org, coded, invalid
+from connector.emulators.coverbase_errors import coded, invalid
+from connector.emulators.coverbase_state import Org, StoreState
 
 EXACTLY_ONE = "Exactly one of vendor_id or assessment_id must be provided."
 _FIELDS = ("id", "public_idx", "vendor_id", "assessment_id", "finding_status_id", "due_date", "is_archived",
@@ -58,7 +55,7 @@ def _type_errors(body: dict, spec: dict[str, str]) -> list[tuple[list, str, str]
 class FindingRules:
     """Business rules over ``store.findings`` (the caller holds ``store.lock``)."""
 
-    def __init__(self, store: CoverbaseStore) -> None:
+    def __init__(self, store: StoreState) -> None:
         self.store = store
         self.include_text = False
 
@@ -99,7 +96,7 @@ class FindingRules:
         f = {"id": s.new_id("cbtask"), "org": org.id, "public_idx": self._next_idx(org.id), "vendor_id": finding_vendor,
              "assessment_id": assessment_id, "finding_status_id": status,
              "due_date": int(due) if due is not None else None, "is_archived": False, "created_at": now,
-             "updated_at": now, "title": body["title"], "body": body.get("body"), "_seq": s._next_seq()}
+             "updated_at": now, "title": body["title"], "body": body.get("body"), "_seq": s.next_seq()}
         s.findings[f["id"]] = f
         return finding_view(f, text=self.include_text)
 
@@ -139,54 +136,7 @@ class FindingRules:
         return finding_view(f, text=self.include_text)
 
 
-def routes(emu) -> list[Route]:
-    """The /v1 findings routes (through the emulator's ``api()``: auth, faults, request log) and
-    the admin routes. ``emu`` is the ``CoverbaseEmulator``."""
-    from connector.emulators.coverbase_app import Ctx, _page
-
-    s: CoverbaseStore = emu.store
-    rules: FindingRules = s.finding_rules
-
-    async def get_findings(c: Ctx):
-        q = c.request.query_params
-        with s.lock:
-            rows = rules.list(c.org.id, q.get("vendor_id"), q.get("assessment_id"))
-        return 200, _page(rows, c.request)
-
-    async def post_findings(c: Ctx):
-        with s.lock:
-            return 201, rules.create(c.org, c.body)
-
-    async def get_finding(c: Ctx):
-        with s.lock:
-            return 200, finding_view(rules.in_org(c.org.id, c.request.path_params["finding_id"]),
-                                     text=rules.include_text)
-
-    async def patch_finding(c: Ctx):
-        with s.lock:
-            return 200, rules.patch(c.org.id, c.request.path_params["finding_id"], c.body or {})
-
-    async def text_switch(request: Request):
-        if request.method == "PUT":
-            rules.include_text = bool((await request.json()).get("include", True))
-        return JSONResponse({"include": rules.include_text})
-
-    async def by_hand(request: Request):
-        body = await request.json()
-        with s.lock:
-            return JSONResponse(rules.create(s.main_org, body), status_code=201)
-
-    return [
-        emu.api("/v1/findings", get_findings),
-        emu.api("/v1/findings", post_findings),  # NOT idempotent: the Idempotency-Key header is ignored
-        emu.api("/v1/findings/{finding_id}", get_finding),
-        emu.api("/v1/findings/{finding_id}", patch_finding),
-        Route("/_emulator/findings_text", text_switch, methods=["GET", "PUT"]),
-        Route("/_emulator/findings", by_hand, methods=["POST"]),
-    ]
-
-
-def snapshot_of(store: CoverbaseStore, org: str) -> list[dict]:
+def snapshot_of(store: StoreState, org: str) -> list[dict]:
     """Every finding of an org with its text (for tests; outside /v1)."""
     return [finding_view(f, text=True) for f in sorted(store.findings.values(), key=lambda f: f["_seq"])
             if f["org"] == org]

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connector.emulators.coverbase_store import CoverbaseStore
+from connector.emulators.coverbase_state import StoreState
 
 FLOW = ("created", "collecting_documents", "indexing_supporting_documents", "analyzing_questionnaire",
         "review_evals", "complete")
@@ -41,7 +41,7 @@ class ProgressSettings(BaseModel):
 
 
 class AssessmentProgress:
-    def __init__(self, store: CoverbaseStore, emit: Emit | None = None,
+    def __init__(self, store: StoreState, emit: Emit | None = None,
                  settings: ProgressSettings | None = None) -> None:
         self.store = store
         self.settings = settings or ProgressSettings()

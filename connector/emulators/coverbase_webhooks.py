@@ -30,6 +30,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -40,7 +41,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.emulators.coverbase_store import CoverbaseStore, coded, invalid, new_id
+from connector.emulators.coverbase_errors import coded, invalid
+from connector.emulators.coverbase_state import StoreState
 
 CATALOG = frozenset({
     "Assessment.Created", "Assessment.AssigneeChanged", "Assessment.StatusChanged", "QuestionnaireResponse.Created",
@@ -50,6 +52,12 @@ CATALOG = frozenset({
     "IntakeSession.Submitted",
 })
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def new_id(prefix: str) -> str:
+    """A random id: subscriptions, events and deliveries are not the store's records, so they do not
+    take ids from its deterministic sequence."""
+    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 class WebhookSettings(BaseModel):
@@ -100,7 +108,7 @@ def url_problem(url: Any, *, allow_loopback: bool) -> str | None:
 
 
 class WebhookHub:
-    def __init__(self, store: CoverbaseStore, settings: WebhookSettings | None = None) -> None:
+    def __init__(self, store: StoreState, settings: WebhookSettings | None = None) -> None:
         self.store = store
         self.settings = settings or WebhookSettings()
         self.subscriptions: dict[str, dict[str, Any]] = {}

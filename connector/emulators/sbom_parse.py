@@ -20,9 +20,10 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from connector.emulators.coverbase_store import COMPONENT_TYPES
-
 MAX_KEPT = 5000
+# A component's component_type is one of these (contract §2.4); any other CycloneDX type becomes "other".
+COMPONENT_TYPES = {"application", "library", "framework", "container", "operating-system", "device",
+                   "firmware", "file", "machine-learning-model", "data", "other"}
 _TOP = {"bomFormat", "specVersion", "spdxVersion", "serialNumber", "name", "documentNamespace",
         "metadata.component.name"}
 
@@ -124,4 +125,3 @@ def parse_bom_stream(fh: BinaryIO | None) -> dict[str, Any]:
     return dict(base, format=fmt, bom_type="sbom", parse_status="parsed", spec_version=top["spdxVersion"],
                 serial_number=_text(top.get("documentNamespace")), component_count=count,
                 name=_text(top.get("name")), _components=kept)
-

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from connector.emulators.servicenow_app import ServiceNowEmulator
+from connector.emulators.sn_instance import ServiceNowInstance
 
 CANCEL = "Transaction cancelled: maximum execution time exceeded"
 ENG = "sn_vdr_risk_asmt_vendor_engagement"
@@ -45,12 +45,12 @@ class HostileCase:
     reason_has: str = ""  # a fragment the outcome's reason must contain (non-ok outcomes)
 
 
-def _vendors(emu: ServiceNowEmulator) -> list[dict[str, str]]:
+def _vendors(emu: ServiceNowInstance) -> list[dict[str, str]]:
     rows = [r for r in emu.tables["core_company"].values() if r.get("vendor") == "true" and r.get("name", "").strip()]
     return sorted(rows, key=lambda r: r["sys_id"])
 
 
-def apply(emu: ServiceNowEmulator, seed: int) -> list[HostileCase]:
+def apply(emu: ServiceNowInstance, seed: int) -> list[HostileCase]:
     rng = random.Random(seed)
     vendors = _vendors(emu)
     picks = rng.sample(vendors, k=min(len(vendors), 6))

@@ -24,7 +24,7 @@ import json
 import math
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -33,11 +33,10 @@ from starlette.routing import Route
 
 from connector.emulators import sn_schema
 from connector.emulators.faults import FaultRoller
+from connector.emulators.sn_instance import ServiceNowInstance
+from connector.emulators.sn_render import render
+from connector.emulators.sn_responses import JSON_TYPE, sn_error
 
-if TYPE_CHECKING:
-    from connector.emulators.servicenow_app import ServiceNowEmulator
-
-JSON_TYPE = "application/json;charset=UTF-8"
 WRITE_ROLES = frozenset({"admin", "sn_vdr_risk_asmt.vendor_assessor", "sn_vdr_risk_asmt.vendor_risk_manager",
                          "sn_vdr_risk_asmt.vendor_risk_admin"})
 JOURNAL = "journal_input"
@@ -74,11 +73,6 @@ class _Dropped(Response):
         raise ConnectionAbortedError("emulated ambiguous write")
 
 
-def _sn_error(status: int, message: str, detail: str | None = None, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "detail": detail}, "status": "failure"},
-                        status_code=status, headers=headers, media_type=JSON_TYPE)
-
-
 def _as_text(value: Any) -> str:
     """Every ServiceNow value is a string on the wire."""
     if value is None:
@@ -91,7 +85,7 @@ def _as_text(value: Any) -> str:
 
 
 class TableWrites:
-    def __init__(self, emu: ServiceNowEmulator, settings: WriteSettings | None = None) -> None:
+    def __init__(self, emu: ServiceNowInstance, settings: WriteSettings | None = None) -> None:
         self.emu = emu
         self.settings = settings or WriteSettings()
         self.roller = FaultRoller(self.settings.seed)
@@ -176,33 +170,33 @@ class TableWrites:
         ctype = request.headers.get("content-type", "")
         accept = request.headers.get("accept")
         if "application/json" not in ctype.lower():
-            return _sn_error(400, "Invalid content type", f"Content-Type must be application/json, not {ctype!r}")
+            return sn_error(400, "Invalid content type", f"Content-Type must be application/json, not {ctype!r}")
         if not accept:
-            return _sn_error(400, "Invalid Accept header", "Accept is required on POST, PUT and PATCH")
+            return sn_error(400, "Invalid Accept header", "Accept is required on POST, PUT and PATCH")
         if not any(t in accept.lower() for t in ("application/json", "*/*", "application/*")):
-            return _sn_error(406, "Not Acceptable", f"cannot answer {accept!r}")
+            return sn_error(406, "Not Acceptable", f"cannot answer {accept!r}")
         if table not in sn_schema.TABLES:
-            return _sn_error(400, f"Invalid table {table}", None)
+            return sn_error(400, f"Invalid table {table}", None)
         raw = await request.body()
         try:
             body = json.loads(raw or b"null")
         except ValueError:
-            return _sn_error(400, "Exception while reading request", "The payload is not valid JSON.")
+            return sn_error(400, "Exception while reading request", "The payload is not valid JSON.")
         if not isinstance(body, dict):
-            return _sn_error(400, "Exception while reading request", "The payload must be a JSON object.")
+            return sn_error(400, "Exception while reading request", "The payload must be a JSON object.")
         user = self.user_of(request)
         with emu.lock:
-            row = emu._find(table, sys_id)
+            row = emu.find(table, sys_id)
         if row is None or self.hidden(sys_id):
-            return _sn_error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
+            return sn_error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
         if not WRITE_ROLES & set(self.roles_of(user)):
-            return _sn_error(403, "Operation Failed", "ACL Exception Update Failed due to security constraints")
+            return sn_error(403, "Operation Failed", "ACL Exception Update Failed due to security constraints")
         fault = self._fault(request, raw)
         if fault == "429":
             reset = int(time.time()) + max(1, math.ceil(s.retry_after))
-            return _sn_error(429, "Rate limit exceeded", "Rate limit of 100 requests per hour for Table API exceeded",
-                             {"Retry-After": f"{s.retry_after:g}", "X-RateLimit-Limit": "100",
-                              "X-RateLimit-Reset": str(reset), "X-RateLimit-Rule": "b2c3d4e5f60718293a4b5c6d7e8f9001"})
+            return sn_error(429, "Rate limit exceeded", "Rate limit of 100 requests per hour for Table API exceeded",
+                            {"Retry-After": f"{s.retry_after:g}", "X-RateLimit-Limit": "100",
+                             "X-RateLimit-Reset": str(reset), "X-RateLimit-Rule": "b2c3d4e5f60718293a4b5c6d7e8f9001"})
         if fault == "5xx":
             return Response("<html><body><h1>503 Service Unavailable</h1></body></html>", status_code=503,
                             media_type="text/html")
@@ -222,8 +216,8 @@ class TableWrites:
         q = request.query_params
         fields = [f for f in q.get("sysparm_fields", "").split(",") if f] or None
         base = f"{request.url.scheme}://{request.url.netloc}"
-        out = self.emu.render(table, row, fields, q.get("sysparm_display_value", "false").lower(),
-                              q.get("sysparm_exclude_reference_link", "false").lower() == "true", base)
+        out = render(self.emu, table, row, fields, q.get("sysparm_display_value", "false").lower(),
+                     q.get("sysparm_exclude_reference_link", "false").lower() == "true", base)
         if fields is None:  # journal fields are part of the record, always read back empty
             cls = row.get("sys_class_name") or table
             for name, col in sn_schema.columns(cls if cls in sn_schema.TABLES else table).items():

@@ -21,6 +21,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.errors import ConfigError
+from connector.http.paginators import (
+    Cursor,
+    KeysetPaginator,
+    PageSizePolicy,
+    PagingError,
+    SysIdPaginator,
+    keyset_query,
+    paginate,
+)
+
+__all__ = ["ATTACHMENT_PATH", "Cursor", "Page", "ReadStats", "TABLE_PATH", "TableReader", "check_base_query",
+           "format_sn_time", "incremental_since", "keyset_query", "parse_sn_time"]
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError, ServiceNowQuotaCancelled
 
@@ -35,12 +47,6 @@ def parse_sn_time(value: str) -> datetime:
 
 def format_sn_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime(SN_TIME)
-
-
-@dataclass(frozen=True, order=True)
-class Cursor:
-    updated_on: str  # "YYYY-MM-DD HH:MM:SS", UTC: sorts like the datetime it is
-    sys_id: str
 
 
 @dataclass
@@ -59,20 +65,6 @@ class ReadStats:
     server_started_at: str | None = None  # server clock when the read began (next watermark bound)
     last_cursor: Cursor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def keyset_query(base: str, *, since: str | None, until: str | None, after: Cursor | None) -> str:
-    common = [c for c in (base, f"sys_updated_on>={since}" if since else "", f"sys_updated_on<{until}" if until else "") if c]
-
-    def group(*extra: str) -> str:
-        return "^".join([*common, *extra])
-
-    if after is None:
-        q = group()
-    else:
-        q = group(f"sys_updated_on>{after.updated_on}") + "^NQ" + group(
-            f"sys_updated_on={after.updated_on}", f"sys_id>{after.sys_id}")
-    return (q + "^" if q else "") + "ORDERBYsys_updated_on^ORDERBYsys_id"
 
 
 def check_base_query(base: str, where: str) -> None:
@@ -126,79 +118,73 @@ class TableReader:
         stats = stats if stats is not None else ReadStats()
         path = ATTACHMENT_PATH if attachments else TABLE_PATH.format(table=table)
         wanted = None if fields is None else sorted({*fields, "sys_id", "sys_updated_on"})
+        fixed: dict[str, Any] = {}
+        if not attachments:
+            fixed.update(sysparm_display_value="false", sysparm_exclude_reference_link="true",
+                         sysparm_no_count="true", sysparm_suppress_pagination_header="true")
+            if wanted:
+                fixed["sysparm_fields"] = ",".join(wanted)
+        sizes = PageSizePolicy(self.page_size, floor=self.min_page_size, restore_after=self.restore_after,
+                               cancels_at_floor=self.cancels_at_min)
+        keyset = KeysetPaginator(base_query, since=since, until=until, after=after, where=table)
         seen: set[str] = set()
-        cursor = after
-        size, good, cancels = self.page_size, 0, 0
-        while True:
-            params: dict[str, Any] = {
-                "sysparm_query": keyset_query(base_query, since=since, until=until, after=cursor),
-                "sysparm_limit": size,
-            }
-            if not attachments:
-                params.update(sysparm_display_value="false", sysparm_exclude_reference_link="true",
-                              sysparm_no_count="true", sysparm_suppress_pagination_header="true")
-                if wanted:
-                    params["sysparm_fields"] = ",".join(wanted)
-            try:
-                body = self.client.get_json(path, params, retry_cancels=False)
-            except ServiceNowQuotaCancelled:
-                good = 0
-                if size > self.min_page_size:
-                    size = max(self.min_page_size, size // 2)
-                    stats.page_size_halvings += 1
-                    continue
-                cancels += 1  # already at the floor: a busy node, not our page size; try again
-                if cancels > self.cancels_at_min:
+
+        def fetch(params: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
+            while True:
+                try:
+                    body = self.client.get_json(path, {**params, **fixed, "sysparm_limit": sizes.size},
+                                                retry_cancels=False)
+                except ServiceNowQuotaCancelled:
+                    if sizes.cancel():
+                        continue
                     raise
-                continue
-            cancels = 0
+                sizes.success()
+                break
             if stats.server_started_at is None:
                 stats.server_started_at = _server_time(self.client.last_server_date)
             rows = body["result"]
             if not isinstance(rows, list):
                 raise ServiceNowError("list response 'result' is not an array", method="GET", path=path)
-            if not rows:
-                return
-            good += 1
-            if good >= self.restore_after and size < self.page_size:
-                size, good = min(self.page_size, size * 2), 0
             for r in rows:
                 if not r.get("sys_id") or not r.get("sys_updated_on"):
                     raise ConfigError(
                         f"{table}: a row came back without sys_id/sys_updated_on (a field ACL hides the cursor "
                         "columns from the integration user); keyset paging cannot continue safely")
-            last = Cursor(rows[-1]["sys_updated_on"], rows[-1]["sys_id"])
-            if cursor is not None and last <= cursor:
-                raise ServiceNowError(f"{table}: keyset cursor did not advance past {cursor}; the instance ignored "
-                                      "the ORDERBY or the boundary query", method="GET", path=path)
-            cursor = last
-            fresh = [r for r in rows if r["sys_id"] not in seen]
-            stats.duplicates_dropped += len(rows) - len(fresh)
-            seen.update(r["sys_id"] for r in fresh)
-            stats.pages += 1
-            stats.records += len(fresh)
-            stats.last_cursor = cursor
-            yield Page(fresh, cursor, size)
+            keyset.check(rows)  # a page that does not advance is an error before it is used
+            return rows, body
+
+        try:
+            for rows in paginate(fetch, keyset):
+                stats.page_size_halvings = sizes.halvings
+                if not rows:
+                    return
+                cursor = Cursor(rows[-1]["sys_updated_on"], rows[-1]["sys_id"])
+                fresh = [r for r in rows if r["sys_id"] not in seen]
+                stats.duplicates_dropped += len(rows) - len(fresh)
+                seen.update(r["sys_id"] for r in fresh)
+                stats.pages += 1
+                stats.records += len(fresh)
+                stats.last_cursor = cursor
+                yield Page(fresh, cursor, sizes.size)
+        except PagingError as exc:
+            raise ServiceNowError(str(exc), method="GET", path=path) from None
 
     def list_ids(self, table: str, *, base_query: str = "", attachments: bool = False) -> set[str]:
         """Every sys_id currently visible (keyset by sys_id): the reconciliation that finds
         deletions no ``sys_updated_on`` watermark can see."""
-        ids: set[str] = set()
         path = ATTACHMENT_PATH if attachments else TABLE_PATH.format(table=table)
-        last: str | None = None
-        while True:
-            q = "^".join(c for c in (base_query, f"sys_id>{last}" if last else "") if c)
-            # Only ids travel, so pages can be large: fewer round trips for the sweep.
-            params: dict[str, Any] = {"sysparm_query": (q + "^" if q else "") + "ORDERBYsys_id",
-                                      "sysparm_limit": max(self.page_size, 10000)}
-            if not attachments:
-                params.update(sysparm_fields="sys_id", sysparm_no_count="true",
-                              sysparm_suppress_pagination_header="true")
-            rows = self.client.get_json(path, params)["result"]
-            if not rows:
-                return ids
-            ids.update(r["sys_id"] for r in rows)
-            nxt = rows[-1]["sys_id"]
-            if last is not None and nxt <= last:
-                raise ServiceNowError(f"{table}: sys_id sweep did not advance", method="GET", path=path)
-            last = nxt
+        # Only ids travel, so pages can be large: fewer round trips for the sweep.
+        fixed: dict[str, Any] = {"sysparm_limit": max(self.page_size, 10000)}
+        if not attachments:
+            fixed.update(sysparm_fields="sys_id", sysparm_no_count="true", sysparm_suppress_pagination_header="true")
+
+        def fetch(params: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
+            return self.client.get_json(path, {**params, **fixed})["result"], None
+
+        ids: set[str] = set()
+        try:
+            for rows in paginate(fetch, SysIdPaginator(base_query, where=table)):
+                ids.update(r["sys_id"] for r in rows)
+        except PagingError as exc:
+            raise ServiceNowError(str(exc), method="GET", path=path) from None
+        return ids

@@ -16,7 +16,7 @@ import hashlib
 
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError
-from connector.sync.bom_detect import BomSniffer
+from connector.files.bom_detect import BomSniffer
 
 CHUNK = 64 * 1024
 ATTEMPTS = 3

@@ -12,8 +12,8 @@ from typing import BinaryIO, Protocol
 
 from connector.deadline import Deadline
 from connector.servicenow.attachments import Downloaded
-from connector.sync.canonical import CanonicalAttachment, Snapshot
-from connector.sync.state import StateDB
+from connector.canonical import CanonicalAttachment, Snapshot
+from connector.state import StateDB
 
 
 @dataclass

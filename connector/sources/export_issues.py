@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from connector.sources.export_tables import Problem, Table
-from connector.sync.canonical import CanonicalIssue
-from connector.sync.state import StateDB
+from connector.canonical import CanonicalIssue
+from connector.state import StateDB
 
 SOURCE = "files"
 

@@ -21,7 +21,7 @@ from connector.servicenow.attachments import Downloaded
 from connector.sources.base import StreamStats, Window
 from connector.sources.export_issues import snapshot_issues, validate_issues
 from connector.sources.export_tables import COLUMNS, REQUIRED, TABLES, Problem, Table, read_table, split_list
-from connector.sync.canonical import (
+from connector.canonical import (
     CanonicalAssessment,
     CanonicalAttachment,
     CanonicalService,
@@ -32,10 +32,10 @@ from connector.sync.canonical import (
     email_problem,
     normalize_email,
 )
-from connector.sync.config import ConnectorConfig
-from connector.sync.bom_detect import BomSniffer
-from connector.sync.content import HEAD_BYTES
-from connector.sync.state import StateDB
+from connector.config import ConnectorConfig
+from connector.files.bom_detect import BomSniffer
+from connector.files.content import HEAD_BYTES
+from connector.state import StateDB
 
 SOURCE = "files"
 STREAM_OF_TABLE = {"users": "users", "vendors": "vendors", "services": "engagements", "assessments": "assessments",

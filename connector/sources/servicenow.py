@@ -16,11 +16,11 @@ from connector.servicenow.schema import fields_in_query, table_problems
 from connector.sources.base import StreamStats, Window
 from connector.sources.servicenow_issues import extract_issues
 from connector.sources.servicenow_mapping import SOURCE, build_snapshot
-from connector.sync.canonical import CanonicalAttachment, Snapshot
-from connector.sync.config import ConnectorConfig
+from connector.canonical import CanonicalAttachment, Snapshot
+from connector.config import ConnectorConfig
 from connector.sources.attachment_probe import ProbeFailed, probe_attachment
-from connector.sync.content import needs_probe
-from connector.sync.state import StateDB
+from connector.files.content import needs_probe
+from connector.state import StateDB
 
 log = logging.getLogger(__name__)
 

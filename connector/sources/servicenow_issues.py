@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from connector.errors import ConfigError
 from connector.servicenow.models import RiskIssue
 from connector.sources.base import StreamStats, Window
-from connector.sync.canonical import CanonicalIssue
-from connector.sync.config import ISSUE_FIELDS, ConnectorConfig, TableSpec
-from connector.sync.state import StagedRow, StateDB
+from connector.canonical import CanonicalIssue
+from connector.config import ISSUE_FIELDS, ConnectorConfig, TableSpec
+from connector.state import StagedRow, StateDB
 
 if TYPE_CHECKING:
     from connector.sources.servicenow import ServiceNowSource

@@ -25,7 +25,7 @@ from connector.servicenow.models import (
     SysUser,
     VendorContact,
 )
-from connector.sync.canonical import (
+from connector.canonical import (
     CanonicalAssessment,
     CanonicalAttachment,
     CanonicalService,
@@ -36,9 +36,9 @@ from connector.sync.canonical import (
     Snapshot,
 )
 from connector.sources.servicenow_issues import snapshot_issues
-from connector.sync.config import ConnectorConfig
-from connector.sync.record_repairs import repair_email
-from connector.sync.state import StagedRow, StateDB
+from connector.config import ConnectorConfig
+from connector.record_repairs import repair_email
+from connector.state import StagedRow, StateDB
 
 SOURCE = "servicenow"
 _SYS_ID = re.compile(r"[0-9a-f]{32}")

@@ -25,7 +25,7 @@ from connector.errors import ApiError
 from connector.sync.context import RunContext
 from connector.sync.outcomes import OK, is_fatal
 from connector.sync.report import EntityReport
-from connector.sync.state import LedgerRow, utcnow
+from connector.state import LedgerRow, utcnow
 
 UNSETTLED = (None, "pending", "parsing")
 TERMINAL = ("parsed", "failed", "unsupported")

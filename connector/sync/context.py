@@ -17,12 +17,12 @@ from connector.coverbase.client import CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError
 from connector.sources.base import Source
-from connector.sync.canonical import Snapshot
-from connector.sync.config import ConnectorConfig
+from connector.canonical import Snapshot
+from connector.config import ConnectorConfig
 from connector.sync.outcomes import OK, STATUS_OF_OUTCOME
 from connector.sync.report import RunReport
 from connector.sync.ledger_writer import LedgerWriter
-from connector.sync.state import LedgerRow, StateDB, utcnow
+from connector.state import LedgerRow, StateDB, utcnow
 from connector.workers import run_all
 
 T = TypeVar("T")
@@ -43,7 +43,9 @@ class RunContext:
     retry_rejected: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("connector.sync"))
     deadline: Deadline = field(default_factory=Deadline.never)
-    _ledgers: dict[str, dict[str, LedgerRow]] = field(default_factory=dict)
+    # Ledger rows read in this run, per entity; the engine hands one run's pushes the same cache,
+    # and every write drops the entity's copy.
+    ledger_cache: dict[str, dict[str, LedgerRow]] = field(default_factory=dict)
     writer: LedgerWriter | None = None
 
     @property
@@ -55,12 +57,12 @@ class RunContext:
     def ledger(self, entity: str) -> dict[str, LedgerRow]:
         """The entity's ledger as it was when first asked in this context (planning reads it
         many times; writes go through ``write_ledger``/``forget``, which drop the copy)."""
-        if entity not in self._ledgers:
-            self._ledgers[entity] = self.state.ledger(entity, self.source_name)
-        return self._ledgers[entity]
+        if entity not in self.ledger_cache:
+            self.ledger_cache[entity] = self.state.ledger(entity, self.source_name)
+        return self.ledger_cache[entity]
 
     def forget(self, entity: str) -> None:
-        self._ledgers.pop(entity, None)
+        self.ledger_cache.pop(entity, None)
 
     def resolved(self, entity: str) -> dict[str, str]:
         """source key -> Coverbase id of records Coverbase holds (plus dry-run stand-ins)."""
@@ -81,14 +83,14 @@ class RunContext:
         finally:
             writer, self.writer = self.writer, None
             writer.close()
-            self._ledgers.clear()  # anything read while rows were queued may be stale now
+            self.ledger_cache.clear()  # anything read while rows were queued may be stale now
 
     def write_ledger(self, row: LedgerRow, writes: Iterable[dict[str, Any]] = (), *, sync: bool = False) -> None:
         """Record one record's ledger row and its changelog entries together (atomically).
         ``sync`` waits until they are committed (write-ahead rows)."""
         if self.dry_run:
             return
-        self._ledgers.pop(row.entity, None)
+        self.ledger_cache.pop(row.entity, None)
         if self.writer is not None:
             self.writer.put(row, writes, self.run_id, sync=sync)
             return

@@ -19,26 +19,16 @@ from connector.errors import ApiError, ConfigError, FatalSyncError
 from connector.explain import coverbase_failure, servicenow_failure
 from connector.progress import NullProgress, Progress
 from connector.sources.base import Source, StreamStats, Window
-from connector.sync.canonical import Snapshot
-from connector.sync.config import ConnectorConfig
+from connector.canonical import Snapshot
+from connector.config import ConnectorConfig
 from connector.sync.context import RunContext
-from connector.sync.entities.assessments import AssessmentsSync
-from connector.sync.entities.base import EntitySync
-from connector.sync.entities.boms import BomsSync
-from connector.sync.entities.documents import DocumentsSync
-from connector.sync.entities.findings import FindingsSync
-from connector.sync.entities.services import ServicesSync
-from connector.sync.entities.users import UsersSync
-from connector.sync.entities.vendors import VendorsSync
 from connector.sync.interpreter import gc_paused
+from connector.sync.order import BY_NAME, ENTITY_NAMES, ORDER
 from connector.sync.outcomes import is_fatal
 from connector.sync.report import EntityReport, RunReport
-from connector.sync.state import StateDB
+from connector.state import StateDB
 from connector.sync.writer_lock import writer_lock
 
-ORDER: tuple[type[EntitySync], ...] = (UsersSync, VendorsSync, ServicesSync, DocumentsSync, BomsSync, AssessmentsSync,
-                                       FindingsSync)
-ENTITY_NAMES = tuple(cls.name for cls in ORDER)
 
 
 @dataclass
@@ -129,7 +119,7 @@ class SyncEngine:
 
     def _push(self, entity: str, *, run_id: str, options: PushOptions, report: RunReport | None,
               snapshot: Snapshot | None, ledgers: dict | None = None) -> EntityReport:
-        cls = next((c for c in ORDER if c.name == entity), None)
+        cls = BY_NAME.get(entity)
         if cls is None:
             raise ConfigError(f"unknown entity {entity!r}; choose from {', '.join(ENTITY_NAMES)}")
         report = report or RunReport(run_id, "dry_run" if options.dry_run else "sync")
@@ -142,7 +132,7 @@ class SyncEngine:
                              allow_mass_changes=options.allow_mass_changes, retry_rejected=options.retry_rejected,
                              log=self.log, deadline=self.deadline)
             if ledgers is not None:
-                ctx._ledgers = ledgers  # one run's pushes share what they read; writes drop the entity's copy
+                ctx.ledger_cache = ledgers  # one run's pushes share what they read; writes drop the entity's copy
             sync = cls()
             sync.progress = progress
             return sync.run(ctx)

@@ -31,7 +31,7 @@ from typing import Any
 
 from connector.deadline import Deadline
 from connector.errors import FatalSyncError
-from connector.sync.state import LedgerRow, StateDB
+from connector.state import LedgerRow, StateDB
 
 
 class LedgerWriterFailed(FatalSyncError):

@@ -16,16 +16,16 @@ from connector.coverbase.models import (
     VendorCreate,
     VendorUpdate,
 )
-from connector.sync.canonical import (
+from connector.canonical import (
     CanonicalAssessment,
     CanonicalAttachment,
     CanonicalService,
     CanonicalUser,
     CanonicalVendor,
-    _norm,
+    normalized,
     valid_email,
 )
-from connector.sync.config import ConnectorConfig
+from connector.config import ConnectorConfig
 
 IMMUTABLE = {"external_id"}
 
@@ -102,7 +102,7 @@ def diff(previous: dict[str, Any] | None, desired: dict[str, Any], *, clear_stri
         if key in IMMUTABLE:
             continue
         want, had = desired.get(key), previous.get(key)
-        if _norm(want, key) == _norm(had, key):
+        if normalized(want, key) == normalized(had, key):
             continue
         if want is None:
             if isinstance(had, list):

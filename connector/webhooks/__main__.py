@@ -20,7 +20,7 @@ import sys
 
 import uvicorn
 
-from connector.sync.state import DEFAULT_PATH as DEFAULT_STATE_DB
+from connector.state import DEFAULT_PATH as DEFAULT_STATE_DB
 from connector.webhooks.events import EventStore
 from connector.webhooks.receiver import DEFAULT_PATH, build_app
 from connector.webhooks.signature import MIN_SECRET_LENGTH

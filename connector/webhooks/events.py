@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from connector.sync.state import StateDB, utcnow
+from connector.state import StateDB, utcnow
 
 STATUS_CHANGED = "Assessment.StatusChanged"
 RETENTION_DAYS = 7  # longer than any delivery may be old (the receiver's max age): replays are caught

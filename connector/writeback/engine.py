@@ -22,10 +22,10 @@ from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowAuthError, ServiceNowPermissionDenied
 from connector.servicenow.writer import ServiceNowWriter
 from connector.sources.servicenow_mapping import SOURCE
-from connector.sync.config import ConnectorConfig
+from connector.config import ConnectorConfig
 from connector.sync.ledger_writer import LedgerWriter
 from connector.sync.outcomes import is_fatal
-from connector.sync.state import LedgerRow, StateDB
+from connector.state import LedgerRow, StateDB
 from connector.sync.writer_lock import writer_lock
 from connector.writeback import preflight
 from connector.writeback.protocol import RecordProtocol, Result

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connector.coverbase.models import Assessment
-from connector.sync.config import WriteBackConfig
+from connector.config import WriteBackConfig
 
 ENTITY = "assessment_outcome"  # ledger entity of the write-back (one row per assessment record)
 TERMINAL = frozenset({"complete", "failed", "canceled"})

@@ -13,7 +13,7 @@ from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError, ServiceNowNotFound, ServiceNowPermissionDenied
 from connector.servicenow.schema import validate_tables
 from connector.servicenow.writer import JOURNAL_TABLE, WRITE_ROLE
-from connector.sync.config import ConnectorConfig
+from connector.config import ConnectorConfig
 
 JOURNAL_COLUMNS = {"element_id", "element", "value", "sys_created_on"}
 JOURNAL_TYPES = {"journal_input", "journal", "journal_list"}

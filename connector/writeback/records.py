@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.sources.servicenow_mapping import SOURCE
-from connector.sync.state import LedgerRow, StateDB, utcnow
+from connector.state import LedgerRow, StateDB, utcnow
 from connector.writeback.outcome import ENTITY, Observed
 
 OURS = ("ok", "archived", "transient")  # assessment ledger statuses that hold a Coverbase assessment

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from connector.coverbase.client import CoverbaseClient
 from connector.coverbase.errors import CoverbaseNotFound
 from connector.errors import ApiError
-from connector.sync.config import ConnectorConfig
-from connector.sync.state import StateDB, utcnow
+from connector.config import ConnectorConfig
+from connector.state import StateDB, utcnow
 from connector.webhooks.events import close_events, open_nudges
 from connector.writeback.outcome import Observed
 from connector.writeback.records import OutcomeState, due, outcome_rows, targets

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from connector.coverbase.errors import CoverbaseBadRequest, CoverbaseConflict, CoverbaseNotFound
 from connector.coverbase.models import AssessmentCreate
-from connector.sync.canonical import CanonicalAssessment, canonical_hash
+from connector.canonical import CanonicalAssessment, canonical_hash
 from connector.sync.context import RunContext
 from connector.sync.entities.attachments import STALE_REASON, stale_pending
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
@@ -45,6 +45,7 @@ class AssessmentsSync(EntitySync):
     entity = "assessment"
     name = "assessments"
     stream = "assessments"
+    depends_on = ("documents", "services", "users")
 
     def control_sets(self, ctx: RunContext, x: CanonicalAssessment) -> tuple[list[str], str | None]:
         m = ctx.cfg.assessments.control_sets_by_template

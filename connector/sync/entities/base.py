@@ -8,8 +8,10 @@ and a fatal error stops the run once the writes already in flight are recorded.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from connector.errors import ApiError, FatalSyncError
 from connector.progress import NullProgress, Progress
@@ -30,7 +32,7 @@ from connector.sync.outcomes import (
     is_fatal,
 )
 from connector.sync.report import EntityReport
-from connector.sync.state import LedgerRow
+from connector.state import LedgerRow
 from connector.workers import run_all
 
 
@@ -94,17 +96,33 @@ def _same_user_reason(leader: Item) -> str:
     return f"same Coverbase user as {leader.key} ({leader.label}): emails differ only in case or whitespace"
 
 
-class EntitySync:
-    entity = ""  # ledger entity
-    name = ""  # report name (plural)
-    stream = ""  # staging stream its records come from (backfill flags live there)
+class EntitySync(ABC):
+    """One Coverbase entity: ``plan`` says what to do with each record, ``apply`` writes one.
+
+    A subclass declares ``entity`` (its ledger entity), ``name`` (the report and asset name),
+    ``stream`` (the staging stream its records come from) and ``depends_on`` (the entities whose
+    Coverbase ids it needs). The engine's order, the push assets' dependencies and the checks'
+    entity map are all derived from these declarations (``connector/sync/order.py``)."""
+
+    entity: ClassVar[str]
+    name: ClassVar[str]
+    stream: ClassVar[str]
+    depends_on: ClassVar[tuple[str, ...]] = ()
     progress: Progress = NullProgress()  # the step's progress lines (connector/progress.py), set by the engine
 
-    def plan(self, ctx: RunContext) -> list[Item]:
-        raise NotImplementedError
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        missing = [a for a in ("entity", "name", "stream") if not getattr(cls, a, "")]
+        if missing and not getattr(cls, "__abstractmethods__", None):
+            raise TypeError(f"{cls.__name__} must declare {', '.join(missing)}")
 
+    @abstractmethod
+    def plan(self, ctx: RunContext) -> list[Item]:
+        """Every record's planned action, decided from the snapshot and the ledger."""
+
+    @abstractmethod
     def apply(self, ctx: RunContext, item: Item) -> Result:
-        raise NotImplementedError
+        """Write one record to Coverbase; a record's problem is its ``Result``, never raised."""
 
     def predict(self, ctx: RunContext, item: Item) -> str:
         """Dry run: the outcome the write would have (may read, never writes)."""

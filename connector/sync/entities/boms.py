@@ -26,11 +26,11 @@ from typing import Any
 from connector.coverbase.errors import CoverbaseAmbiguousWrite, CoverbaseNotFound
 from connector.coverbase.models import BomCreate
 from connector.errors import ApiError, ContentMismatch
-from connector.sync.bom_detect import JSON, TAG_VALUE, XML
-from connector.sync.bom_validate import BomAnalysis, NotABom, StrictRefusal, analyse_bom
+from connector.files.bom_detect import JSON, TAG_VALUE, XML
+from connector.files.bom_validate import BomAnalysis, NotABom, StrictRefusal, analyse_bom
 from connector.sync.bom_verdicts import refresh_verdicts
-from connector.sync.canonical import CanonicalAttachment, canonical_hash
-from connector.sync.content import extension, private_spool
+from connector.canonical import CanonicalAttachment, canonical_hash
+from connector.files.content import extension, private_spool
 from connector.sync.context import RunContext
 from connector.sync.entities.attachments import live_attachments, place, preflight, report_repairs, with_safe_name
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
@@ -73,6 +73,7 @@ class BomsSync(EntitySync):
     entity = "bom"
     name = "boms"
     stream = "attachments"
+    depends_on = ("services",)
     sleep = staticmethod(time.sleep)  # the pause between verdict reads (tests replace it)
 
     def __init__(self) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 from connector.coverbase.errors import CoverbaseBadRequest, CoverbaseNotFound, CoverbasePayloadTooLarge
 from connector.coverbase.models import DocumentFields, DocumentUpdate
 from connector.errors import ApiError, ContentMismatch
-from connector.sync.canonical import CanonicalAttachment, canonical_hash
-from connector.sync.content import private_spool
+from connector.canonical import CanonicalAttachment, canonical_hash
+from connector.files.content import private_spool
 from connector.sync.context import RunContext
 from connector.sync.entities.attachments import (
     STALE_REASON,
@@ -68,6 +68,7 @@ class DocumentsSync(EntitySync):
     entity = "document"
     name = "documents"
     stream = "attachments"
+    depends_on = ("services",)
 
     def plan(self, ctx: RunContext) -> list[Item]:
         snap, cfg = ctx.snapshot, ctx.cfg

@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.sync.canonical import CanonicalIssue
-from connector.sync.config import FindingsConfig
+from connector.canonical import CanonicalIssue
+from connector.config import FindingsConfig
 
 MUTABLE = ("finding_status_id", "due_date")
 IMMUTABLE = ("title", "body", "vendor_id", "assessment_id")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connector.sync.canonical import CanonicalIssue
+from connector.canonical import CanonicalIssue
 from connector.sync.context import RunContext
 from connector.sync.entities.refs import Refs
 from connector.sync.entities.users import eligible

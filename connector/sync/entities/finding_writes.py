@@ -16,7 +16,7 @@ from connector.sync.entities.base import Item, Result, write_log
 from connector.sync.entities.finding_payloads import mutable_changes
 from connector.sync.entities.finding_readback import LOCK_WAIT_SECONDS, Target, analyse, relink
 from connector.sync.outcomes import CREATED, LINK, TRANSIENT, classify, is_fatal
-from connector.sync.state import utcnow
+from connector.state import utcnow
 
 AWAITING = "awaiting confirmation"
 

@@ -21,7 +21,7 @@ from typing import Any
 from connector.coverbase.errors import CoverbaseNotFound
 from connector.coverbase.models import FindingUpdate
 from connector.errors import ApiError
-from connector.sync.canonical import CanonicalIssue, canonical_hash
+from connector.canonical import CanonicalIssue, canonical_hash
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.finding_payloads import MUTABLE, finding_fields, marker, mutable_changes, \
@@ -48,7 +48,7 @@ from connector.sync.outcomes import (
     classify,
     is_fatal,
 )
-from connector.sync.state import LedgerRow
+from connector.state import LedgerRow
 
 DELETED_REASON = ("record no longer in ServiceNow (deleted, or now outside the configured filter or the "
                   "integration user's row ACLs)")
@@ -58,6 +58,7 @@ class FindingsSync(ResolveAttempts, CreateOnce, EntitySync):
     entity = "finding"
     name = "findings"
     stream = "issues"
+    depends_on = ("assessments", "vendors")
 
     def __init__(self) -> None:
         self.targets: dict[tuple[str, str], Target] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from connector.sync.canonical import Canonical
+from connector.canonical import Canonical
 from connector.sync.context import RunContext
 from connector.sync.entities.base import Item
 from connector.sync.outcomes import WRITE_ACTIONS

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from connector.coverbase.errors import CoverbaseAmbiguousWrite, CoverbaseNotFound
 from connector.coverbase.models import Service, ServiceCreate, Vendor
-from connector.sync.canonical import canonical_hash
+from connector.canonical import canonical_hash
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.refs import Refs
@@ -30,7 +30,7 @@ from connector.sync.outcomes import (
     UPDATED,
 )
 from connector.sync.payloads import diff, service_payload, service_update
-from connector.sync.state import utcnow
+from connector.state import utcnow
 
 
 def _current(svc: Service) -> dict:
@@ -42,6 +42,7 @@ class ServicesSync(EntitySync):
     entity = "service"
     name = "services"
     stream = "engagements"
+    depends_on = ("vendors", "users")
 
     def plan(self, ctx: RunContext) -> list[Item]:
         snap = ctx.snapshot

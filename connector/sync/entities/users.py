@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from connector.coverbase.errors import CoverbaseConflict, CoverbaseValidationError
 from connector.coverbase.models import UserCreate
-from connector.sync.canonical import CanonicalAssessment, Snapshot, canonical_hash, email_problem
-from connector.sync.config import ConnectorConfig
+from connector.canonical import CanonicalAssessment, Snapshot, canonical_hash, email_problem
+from connector.config import ConnectorConfig
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Follower, Item, Result, write_log
 from connector.sync.entities.repairs import note_repairs
@@ -51,6 +51,7 @@ class UsersSync(EntitySync):
     entity = "user"
     name = "users"
     stream = "users"
+    depends_on = ()
 
     def plan(self, ctx: RunContext) -> list[Item]:
         snap, cfg = ctx.snapshot, ctx.cfg

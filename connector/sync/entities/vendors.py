@@ -16,7 +16,7 @@ from typing import Any
 
 from connector.coverbase.errors import CoverbaseNotFound
 from connector.coverbase.models import VendorCreate
-from connector.sync.canonical import CanonicalVendor, canonical_hash
+from connector.canonical import CanonicalVendor, canonical_hash
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.refs import Refs
@@ -37,6 +37,7 @@ class VendorsSync(EntitySync):
     entity = "vendor"
     name = "vendors"
     stream = "vendors"
+    depends_on = ("users",)
 
     def desired(self, ctx: RunContext, v: CanonicalVendor, users: Refs) -> tuple[dict, dict, list[str]]:
         owners, notes = users.resolve_many(v.owner_keys)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
-from connector.sync.bom_scan import (
+from connector.files.bom_scan import (
     CYCLONEDX,
     JSON,
     SPDX,

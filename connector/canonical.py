@@ -171,14 +171,14 @@ def _norm_str(value: str) -> str:
     return value.strip()
 
 
-def _norm(value: Any, key: str = "") -> Any:
+def normalized(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         return _norm_str(value)
     if isinstance(value, dict):
         # Key order is left to json.dumps(sort_keys=True) and dict equality, which ignore it.
-        return {k: _norm_str(v) if type(v) is str else _norm(v, k) for k, v in value.items() if v is not None}
+        return {k: _norm_str(v) if type(v) is str else normalized(v, k) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
-        items = [_norm_str(v) if type(v) is str else _norm(v) for v in value]
+        items = [_norm_str(v) if type(v) is str else normalized(v) for v in value]
         # Id sets are unordered in Coverbase: order must not change the hash.
         if key.endswith("_ids") and all(isinstance(i, str) for i in items):
             items = sorted(items)
@@ -191,5 +191,5 @@ def _norm(value: Any, key: str = "") -> Any:
 def canonical_hash(payload: dict[str, Any]) -> str:
     """sha256 of the normalised payload: sorted keys, NFC and collapsed whitespace, no nulls,
     id lists as sets. Key order and cosmetic whitespace never cause a resend."""
-    text = json.dumps(_norm(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(normalized(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 from urllib.parse import quote
 
-from connector.sync.bom_detect import CYCLONEDX, JSON, SPDX, TAG_VALUE, XML, BomFacts, BomSniffer
+from connector.files.bom_detect import CYCLONEDX, JSON, SPDX, TAG_VALUE, XML, BomFacts, BomSniffer
 
 READ_BLOCK = 256 * 1024
 MAX_FINDINGS = 20

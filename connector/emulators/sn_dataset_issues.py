@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from connector.emulators.sn_dataset import BASE, SPAN_SECONDS, fmt
+from connector.emulators.sn_dataset_generator import Generator
+from connector.emulators.sn_dataset_model import BASE, SPAN_SECONDS, fmt
 
 TABLE = "sn_vdr_risk_asmt_issue"
 GRC_TABLE = "sn_grc_issue"
@@ -33,8 +34,8 @@ def _sys(rng: random.Random, table: str, sys_id: str) -> dict[str, str]:
             "sys_mod_count": str(rng.randint(0, 6)), "sys_class_name": table}
 
 
-def generate(g) -> None:
-    """Add the issues to the dataset of ``g`` (an ``sn_dataset._Gen`` that has run up to attachments)."""
+def generate(g: Generator) -> None:
+    """Add the issues to the dataset of ``g`` (a generator that has run up to attachments)."""
     name = g.ds.name
     rng = random.Random(f"{g.seed}:{name}:issues")
     rows = g.ds.rows(TABLE)

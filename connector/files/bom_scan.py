@@ -14,7 +14,7 @@ from xml.parsers import expat
 import ijson
 
 if TYPE_CHECKING:
-    from connector.sync.bom_detect import BomSniffer
+    from connector.files.bom_detect import BomSniffer
 
 JSON, XML, TAG_VALUE = "json", "xml", "tag-value"
 CYCLONEDX, SPDX = "cyclonedx", "spdx"

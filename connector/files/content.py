@@ -1,15 +1,15 @@
 """File-level helpers shared by every source: which attachments to probe, spooling.
 
-BOMs are recognised by content, never by file name (``connector/sync/bom_detect.py``), and read
-before upload (``connector/sync/bom_validate.py``); file names are repaired, not refused
-(``connector/sync/file_names.py``).
+BOMs are recognised by content, never by file name (``connector/files/bom_detect.py``), and read
+before upload (``connector/files/bom_validate.py``); file names are repaired, not refused
+(``connector/files/names.py``).
 """
 
 from __future__ import annotations
 
 import tempfile
 
-from connector.sync.file_names import extension, repair_file_name
+from connector.files.names import extension, repair_file_name
 
 __all__ = ["BINARY_TYPES", "HEAD_BYTES", "extension", "needs_probe", "private_spool", "repair_file_name"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from connector.sync.canonical import email_problem, normalize_email
+from connector.canonical import email_problem, normalize_email
 
 _ANGLE = re.compile(r"^[^<>]*<\s*([^<>\s]+@[^<>\s]+)\s*>\s*$")  # Dana Lee <dana@example.com>
 _MAILTO = re.compile(r"^mailto:\s*", re.IGNORECASE)
