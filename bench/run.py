@@ -154,10 +154,14 @@ def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig, la
     }
 
 
-def rate_limited(sn_url: str, work: Path, cfg: ConnectorConfig, limit: float, latency_ms: float) -> dict:
+def rate_limited(sn_url: str, work: Path, cfg: ConnectorConfig, limit: float | None, latency_ms: float,
+                 client_limit: float | None, name: str) -> dict:
+    """Users, vendors and services pushed against a Coverbase that allows ``limit`` requests/s
+    (None: no limit), with the client-side cap ``client_limit`` or adaptive concurrency alone."""
     proc, url = coverbase(latency_ms, rps=limit)
     try:
-        eng = engine(url, sn_url, work / "rate.db", cfg, rate_limit_per_second=limit)
+        kw = {"rate_limit_per_second": client_limit} if client_limit else {}
+        eng = engine(url, sn_url, work / f"rate-{name}.db", cfg, **kw)
         eng.check()
         eng.extract(run_id="rate")
         snap = eng.snapshot()
@@ -167,11 +171,52 @@ def rate_limited(sn_url: str, work: Path, cfg: ConnectorConfig, limit: float, la
         secs = time.monotonic() - t0
         log = [e for e in cb_log(url) if e["ts"] >= time.time() - secs - 1]
         n429 = sum(1 for e in log if e["status"] == 429)
-        return {"limit_rps": limit, "requests": len(log), "seconds": round(secs, 1),
-                "achieved_rps": round(len(log) / secs, 1), "share_of_limit": round(len(log) / secs / limit, 3),
-                "responses_429": n429}
+        return {"scenario": name, "limit_rps": limit, "client_limit_rps": client_limit, "requests": len(log),
+                "seconds": round(secs, 1), "achieved_rps": round(len(log) / secs, 1),
+                "accepted_rps": round((len(log) - n429) / secs, 1),
+                "share_of_limit": round((len(log) - n429) / secs / limit, 3) if limit else None, "responses_429": n429,
+                "learned_pace_decreases": eng.cb.gate.pace.decreases if eng.cb.gate.pace else 0,
+                "peak_concurrency": eng.cb.gate.limit.peak, "limit_decreases": eng.cb.gate.limit.decreases}
     finally:
         stop(proc)
+
+
+RATE_SCENARIOS = (  # (name, emulator limit, client-side cap)
+    ("emulator limit, client cap at the limit", True, True),
+    ("emulator limit, adaptive concurrency alone", True, False),
+    ("no limit anywhere", False, False),
+)
+
+
+def rate_scenarios(a: argparse.Namespace, work: Path, cfg: ConnectorConfig) -> list[dict]:
+    rsn_proc, rsn_url = start(["connector.emulators.servicenow", "--dataset", a.rate_dataset])
+    try:
+        out = []
+        for name, emulator_limit, client_cap in RATE_SCENARIOS:
+            print(f"rate: {name} ({a.rate_limit:g} req/s, {a.rate_dataset} dataset) ...", flush=True)
+            out.append(rate_limited(rsn_url, work, cfg, a.rate_limit if emulator_limit else None, a.latency_ms,
+                                    a.rate_limit if client_cap else None, name))
+            print(json.dumps(out[-1]), flush=True)
+        return out
+    finally:
+        stop(rsn_proc)
+
+
+def print_rate(rows: list[dict]) -> None:
+    print("| rate scenario | requests | seconds | requests/s | accepted/s | accepted share of limit | 429s "
+          "| peak in flight | concurrency decreases | pace decreases |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        share = f"{r['share_of_limit']:.0%}" if r["share_of_limit"] is not None else "-"
+        print(f"| {r['scenario']} | {r['requests']} | {r['seconds']} | {r['achieved_rps']} | {r['accepted_rps']} | "
+              f"{share} | {r['responses_429']} | {r['peak_concurrency']} | {r['limit_decreases']} | "
+              f"{r['learned_pace_decreases']} |")
+
+
+def rate_only(a: argparse.Namespace) -> None:
+    rows = rate_scenarios(a, Path(tempfile.mkdtemp(prefix="bench-rate-")), ConnectorConfig())
+    print("\n=== figures ===")
+    print_rate(rows)
 
 
 def rss(cb_url: str, sn_url: str) -> dict:
@@ -198,7 +243,10 @@ def main() -> None:
     p.add_argument("--rate-dataset", default="medium")
     p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--skip-bom-rss", action="store_true")
+    p.add_argument("--only-rate", action="store_true", help="run only the rate-limit scenarios")
     a = p.parse_args()
+    if a.only_rate:
+        return rate_only(a)
     cfg = ConnectorConfig()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     results: dict = {"dataset": a.dataset, "latency_ms": a.latency_ms, "cores": os.cpu_count()}
@@ -235,11 +283,7 @@ def main() -> None:
             results["speedup_vs_naive"] = round(st.seconds / results["sync"]["full_seconds"], 2)
             print(json.dumps(results["naive"]), f"speed-up {results['speedup_vs_naive']}x", flush=True)
 
-        print(f"rate limit {a.rate_limit:g} req/s ({a.rate_dataset} dataset) ...", flush=True)
-        rsn_proc, rsn_url = start(["connector.emulators.servicenow", "--dataset", a.rate_dataset])
-        procs.append(rsn_proc)
-        results["rate_limit"] = rate_limited(rsn_url, work, cfg, a.rate_limit, a.latency_ms)
-        print(json.dumps(results["rate_limit"]), flush=True)
+        results["rate_limit"] = rate_scenarios(a, work, cfg)
     finally:
         for proc in procs:
             stop(proc)
@@ -266,9 +310,7 @@ def main() -> None:
           f"({s['noop_share_of_full']:.1%} of the full sync; target < 5%), {s['noop_writes']} writes in all (target 0), "
           f"{s['noop_reads']} Coverbase reads and {s['servicenow_requests_noop']} ServiceNow requests per re-sync")
     print(f"Coverbase calls per created record (BOM flow excluded): {s['calls_per_created_record']} (target <= 1.1)")
-    r = results["rate_limit"]
-    print(f"rate limit {r['limit_rps']:g}/s: achieved {r['achieved_rps']}/s = {r['share_of_limit']:.0%} of the limit "
-          f"(target >= 90%), {r['responses_429']} responses 429")
+    print_rate(results["rate_limit"])
     print(f"peak RSS growth, 100 MiB document: client upload {results['rss']['client_upload']['rss_growth_mib']} MiB, "
           f"sync path (download, spool, upload) {results['rss']['sync_path']['rss_growth_mib']} MiB (target < 32 MiB)")
     for r in results.get("bom_rss", []):

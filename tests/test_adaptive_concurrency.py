@@ -82,3 +82,11 @@ def test_acquire_waits_for_a_release_and_gives_up_after_its_bound():
     threading.Timer(0.05, lim.release).start()
     assert lim.acquire(5)
     lim.release()
+
+
+def test_a_slot_given_back_unused_is_not_counted_as_a_fast_response():
+    lim = AdaptiveLimit(ceiling=32, initial=2)
+    for _ in range(100):
+        assert lim.acquire(0)
+        lim.give_back()
+    assert lim.limit == 2 and lim.in_flight == 0

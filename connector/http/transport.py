@@ -176,6 +176,7 @@ class ApiTransport(httpx.BaseTransport):
                 with self.gate.slot() as ticket:
                     sent = time.monotonic()
                     response = self._exchange(request)
+                    ticket.answered = True
                     ticket.rate_limited = response.status_code == 429
                     if self._small(request) and response.status_code < 500:
                         ticket.latency = time.monotonic() - sent
