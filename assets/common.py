@@ -83,7 +83,7 @@ class Wiring:
 def engine_for(context: dg.AssetExecutionContext | dg.OpExecutionContext, coverbase: CoverbaseResource,
                servicenow: ServiceNowResource, ledger: LedgerResource, *, source=None) -> Iterator[SyncEngine]:
     cfg = ledger.config()
-    w = Wiring(SyncEngine(state=ledger.open(), coverbase=coverbase.client(cfg.sync.rate_limit_per_second),
+    w = Wiring(SyncEngine(state=ledger.open(), coverbase=coverbase.client(cfg.sync),
                           source=source or servicenow.source(cfg), config=cfg, log=context.log,
                           lock_wait_seconds=ledger.lock_wait_seconds, deadline=run_deadline(context)))
     try:

@@ -16,7 +16,7 @@ from connector.errors import ApiError, ConfigError
 from connector.explain import coverbase_failure, servicenow_failure
 from connector.servicenow.client import ServiceNowClient
 from connector.sources.servicenow import ServiceNowSource
-from connector.config import ConnectorConfig, load_config
+from connector.config import ConnectorConfig, SyncConfig, load_config
 from connector.state import DEFAULT_PATH, StateDB
 
 
@@ -26,14 +26,17 @@ class CoverbaseResource(dg.ConfigurableResource):
     api_url: str = DEFAULT_API_URL
     api_key: str = Field(default="", description="From the COVERBASE_API_KEY environment variable.")
     rate_limit_per_second: float | None = None
-    max_concurrency: int = 8
+    max_concurrency: int | None = Field(None, description="Overrides sync.max_concurrency of the mapping file.")
     timeout_seconds: float = 120.0
     ca_bundle: str | None = None
 
-    def client(self, rate_limit_per_second: float | None = None, deadline: Deadline | None = None) -> CoverbaseClient:
-        return CoverbaseClient(self.api_url, self.api_key, timeout=self.timeout_seconds,
-                               rate_limit_per_second=rate_limit_per_second or self.rate_limit_per_second,
-                               max_concurrency=self.max_concurrency, ca_bundle=self.ca_bundle, deadline=deadline)
+    def client(self, sync: SyncConfig | None = None, deadline: Deadline | None = None) -> CoverbaseClient:
+        kw = (sync or SyncConfig()).coverbase_client_kwargs()
+        if self.max_concurrency:
+            kw["max_concurrency"] = self.max_concurrency
+        kw["rate_limit_per_second"] = kw["rate_limit_per_second"] or self.rate_limit_per_second
+        return CoverbaseClient(self.api_url, self.api_key, timeout=self.timeout_seconds, ca_bundle=self.ca_bundle,
+                               deadline=deadline, **kw)
 
     def check(self, deadline: Deadline | None = None) -> str:
         """Fail fast with the setting to fix (runs when a run starts)."""

@@ -76,7 +76,7 @@ def servicenow_assessment_outcomes(context: dg.AssetExecutionContext, config: Wr
     with dagster_failures("write-back"):
         state = ledger.open()
         deadline = run_deadline(context)
-        cb = coverbase.client(cfg.sync.rate_limit_per_second, deadline)
+        cb = coverbase.client(cfg.sync, deadline)
         sn = servicenow.write_client(deadline)
         try:
             hint = ("SERVICENOW_WRITE_USERNAME / SERVICENOW_WRITE_PASSWORD" if servicenow.write_username

@@ -30,8 +30,10 @@ from connector.servicenow.client import ServiceNowClient  # noqa: E402
 from connector.servicenow.reader import ReadStats, TableReader  # noqa: E402
 from connector.sources.servicenow import ServiceNowSource  # noqa: E402
 from connector.config import ConnectorConfig  # noqa: E402
-from connector.sync.engine import SyncEngine  # noqa: E402
 from connector.state import StateDB  # noqa: E402
+from connector.sync.engine import SyncEngine, new_run_id  # noqa: E402
+from connector.sync.order import ENTITY_NAMES  # noqa: E402
+from connector.sync.report import RunReport  # noqa: E402
 
 PY = sys.executable
 
@@ -66,6 +68,7 @@ def sn_client(url: str) -> ServiceNowClient:
 
 
 def engine(cb_url: str, sn_url: str, state: Path, cfg: ConnectorConfig, **cb_kw) -> SyncEngine:
+    cb_kw = {**cfg.sync.coverbase_client_kwargs(), **cb_kw}
     return SyncEngine(state=StateDB(state), coverbase=CoverbaseClient(cb_url, fx.DEMO_API_KEY, **cb_kw),
                       source=ServiceNowSource(sn_client(sn_url), cfg), config=cfg)
 
@@ -86,11 +89,36 @@ def read_benchmark(sn_url: str, cfg: ConnectorConfig) -> dict:
             "records_per_s": round(records / secs)}
 
 
-def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig) -> dict:
-    eng = engine(cb_url, sn_url, work / "state.db", cfg)
+def staged_full_sync(eng: SyncEngine) -> tuple[float, RunReport, list[dict]]:
+    """The full sync step by step (as sync_all runs it), timing each stage: requests, seconds,
+    requests/s and the connector's CPU seconds (this process only: the emulators run elsewhere)."""
+    run_id = new_run_id()
+    report = RunReport(run_id, "sync")
+    eng.state.start_run(run_id, "sync", eng.source.name)
+    stages: list[dict] = []
+
+    def stage(name: str, fn, counter) -> None:
+        c0, p0, t0 = counter.total, time.process_time(), time.monotonic()
+        fn()
+        secs, cpu, calls = time.monotonic() - t0, time.process_time() - p0, counter.total - c0
+        stages.append({"stage": name, "requests": calls, "seconds": round(secs, 2),
+                       "requests_per_s": round(calls / secs, 1) if secs else 0.0, "cpu_seconds": round(cpu, 2),
+                       "cpu_ms_per_request": round(cpu / calls * 1000, 3) if calls else None})
+
     t0 = time.monotonic()
-    report = eng.run().report
+    eng.check()
+    stage("extract", lambda: eng.extract(run_id=run_id), eng.source.client.calls)
+    snap = eng.snapshot()
+    for entity in ENTITY_NAMES:
+        stage(entity, lambda e=entity: eng.push(e, run_id=run_id, report=report, snapshot=snap), eng.cb.calls)
     full = time.monotonic() - t0
+    eng.state.finish_run(run_id, "succeeded", report.to_dict())
+    return full, report, stages
+
+
+def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig, latency_ms: float) -> dict:
+    eng = engine(cb_url, sn_url, work / "state.db", cfg)
+    full, report, stages = staged_full_sync(eng)
     log = cb_log(cb_url)
     bom_flow = sum(1 for e in log if e["path"] in ("/v1/file/uploadable_url", "/v1/bill_of_materials"))
     created = {k: r.outcomes["created"] + r.outcomes["linked"] for k, r in report.entities.items()}
@@ -105,7 +133,15 @@ def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig) ->
         noops.append(time.monotonic() - t0)
     noop = sorted(noops)[1]
     again = cb_log(cb_url, mark)
+    push_stages = [st for st in stages if st["stage"] != "extract"]
+    push_calls = sum(st["requests"] for st in push_stages)
+    push_cpu = sum(st["cpu_seconds"] for st in push_stages)
+    floor = len(log) * latency_ms / 1000 / cfg.sync.concurrency
     return {
+        "stages": stages, "latency_floor_seconds": round(floor, 1), "floor_concurrency": cfg.sync.concurrency,
+        "full_over_floor": round(full / floor, 2) if floor else None,
+        "cpu_ms_per_coverbase_request": round(push_cpu / push_calls * 1000, 3) if push_calls else None,
+        "peak_concurrency": eng.cb.gate.limit.peak, "limit_decreases": eng.cb.gate.limit.decreases,
         "full_seconds": round(full, 1), "full_calls": len(log), "full_writes": writes, "created": created,
         "calls_per_created_record": round((len(log) - bom_flow) / synced_non_bom, 3),
         "bom_flow_calls": bom_flow,
@@ -118,10 +154,14 @@ def full_and_noop(cb_url: str, sn_url: str, work: Path, cfg: ConnectorConfig) ->
     }
 
 
-def rate_limited(sn_url: str, work: Path, cfg: ConnectorConfig, limit: float, latency_ms: float) -> dict:
+def rate_limited(sn_url: str, work: Path, cfg: ConnectorConfig, limit: float | None, latency_ms: float,
+                 client_limit: float | None, name: str) -> dict:
+    """Users, vendors and services pushed against a Coverbase that allows ``limit`` requests/s
+    (None: no limit), with the client-side cap ``client_limit`` or adaptive concurrency alone."""
     proc, url = coverbase(latency_ms, rps=limit)
     try:
-        eng = engine(url, sn_url, work / "rate.db", cfg, rate_limit_per_second=limit)
+        kw = {"rate_limit_per_second": client_limit} if client_limit else {}
+        eng = engine(url, sn_url, work / f"rate-{name}.db", cfg, **kw)
         eng.check()
         eng.extract(run_id="rate")
         snap = eng.snapshot()
@@ -131,11 +171,52 @@ def rate_limited(sn_url: str, work: Path, cfg: ConnectorConfig, limit: float, la
         secs = time.monotonic() - t0
         log = [e for e in cb_log(url) if e["ts"] >= time.time() - secs - 1]
         n429 = sum(1 for e in log if e["status"] == 429)
-        return {"limit_rps": limit, "requests": len(log), "seconds": round(secs, 1),
-                "achieved_rps": round(len(log) / secs, 1), "share_of_limit": round(len(log) / secs / limit, 3),
-                "responses_429": n429}
+        return {"scenario": name, "limit_rps": limit, "client_limit_rps": client_limit, "requests": len(log),
+                "seconds": round(secs, 1), "achieved_rps": round(len(log) / secs, 1),
+                "accepted_rps": round((len(log) - n429) / secs, 1),
+                "share_of_limit": round((len(log) - n429) / secs / limit, 3) if limit else None, "responses_429": n429,
+                "learned_pace_decreases": eng.cb.gate.pace.decreases if eng.cb.gate.pace else 0,
+                "peak_concurrency": eng.cb.gate.limit.peak, "limit_decreases": eng.cb.gate.limit.decreases}
     finally:
         stop(proc)
+
+
+RATE_SCENARIOS = (  # (name, emulator limit, client-side cap)
+    ("emulator limit, client cap at the limit", True, True),
+    ("emulator limit, adaptive concurrency alone", True, False),
+    ("no limit anywhere", False, False),
+)
+
+
+def rate_scenarios(a: argparse.Namespace, work: Path, cfg: ConnectorConfig) -> list[dict]:
+    rsn_proc, rsn_url = start(["connector.emulators.servicenow", "--dataset", a.rate_dataset])
+    try:
+        out = []
+        for name, emulator_limit, client_cap in RATE_SCENARIOS:
+            print(f"rate: {name} ({a.rate_limit:g} req/s, {a.rate_dataset} dataset) ...", flush=True)
+            out.append(rate_limited(rsn_url, work, cfg, a.rate_limit if emulator_limit else None, a.latency_ms,
+                                    a.rate_limit if client_cap else None, name))
+            print(json.dumps(out[-1]), flush=True)
+        return out
+    finally:
+        stop(rsn_proc)
+
+
+def print_rate(rows: list[dict]) -> None:
+    print("| rate scenario | requests | seconds | requests/s | accepted/s | accepted share of limit | 429s "
+          "| peak in flight | concurrency decreases | pace decreases |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        share = f"{r['share_of_limit']:.0%}" if r["share_of_limit"] is not None else "-"
+        print(f"| {r['scenario']} | {r['requests']} | {r['seconds']} | {r['achieved_rps']} | {r['accepted_rps']} | "
+              f"{share} | {r['responses_429']} | {r['peak_concurrency']} | {r['limit_decreases']} | "
+              f"{r['learned_pace_decreases']} |")
+
+
+def rate_only(a: argparse.Namespace) -> None:
+    rows = rate_scenarios(a, Path(tempfile.mkdtemp(prefix="bench-rate-")), ConnectorConfig())
+    print("\n=== figures ===")
+    print_rate(rows)
 
 
 def rss(cb_url: str, sn_url: str) -> dict:
@@ -162,7 +243,10 @@ def main() -> None:
     p.add_argument("--rate-dataset", default="medium")
     p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--skip-bom-rss", action="store_true")
+    p.add_argument("--only-rate", action="store_true", help="run only the rate-limit scenarios")
     a = p.parse_args()
+    if a.only_rate:
+        return rate_only(a)
     cfg = ConnectorConfig()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     results: dict = {"dataset": a.dataset, "latency_ms": a.latency_ms, "cores": os.cpu_count()}
@@ -176,7 +260,7 @@ def main() -> None:
         print(f"full sync + no-op re-sync at {a.latency_ms:g} ms Coverbase latency ...", flush=True)
         cb_proc, cb_url = coverbase(a.latency_ms)
         procs.append(cb_proc)
-        results["sync"] = full_and_noop(cb_url, sn_url, work, cfg)
+        results["sync"] = full_and_noop(cb_url, sn_url, work, cfg, a.latency_ms)
         print(json.dumps(results["sync"]), flush=True)
 
         print("peak RSS growth for a 100 MiB document ...", flush=True)
@@ -199,11 +283,7 @@ def main() -> None:
             results["speedup_vs_naive"] = round(st.seconds / results["sync"]["full_seconds"], 2)
             print(json.dumps(results["naive"]), f"speed-up {results['speedup_vs_naive']}x", flush=True)
 
-        print(f"rate limit {a.rate_limit:g} req/s ({a.rate_dataset} dataset) ...", flush=True)
-        rsn_proc, rsn_url = start(["connector.emulators.servicenow", "--dataset", a.rate_dataset])
-        procs.append(rsn_proc)
-        results["rate_limit"] = rate_limited(rsn_url, work, cfg, a.rate_limit, a.latency_ms)
-        print(json.dumps(results["rate_limit"]), flush=True)
+        results["rate_limit"] = rate_scenarios(a, work, cfg)
     finally:
         for proc in procs:
             stop(proc)
@@ -214,7 +294,15 @@ def main() -> None:
     print("\n=== figures ===")
     print(f"ServiceNow read ({a.dataset}): {results['servicenow_read']['records']} records, "
           f"{results['servicenow_read']['requests']} requests, {results['servicenow_read']['records_per_s']} records/s")
-    print(f"full sync: {s['full_seconds']} s, {s['full_calls']} Coverbase calls ({s['full_writes']} writes)")
+    print(f"full sync: {s['full_seconds']} s, {s['full_calls']} Coverbase calls ({s['full_writes']} writes); latency "
+          f"floor (calls x {a.latency_ms:g} ms / {s['floor_concurrency']}) {s['latency_floor_seconds']} s: "
+          f"{s['full_over_floor']}x the floor (target <= 1.3x); concurrency peaked at {s['peak_concurrency']}")
+    print(f"connector CPU per Coverbase request (push stages): {s['cpu_ms_per_coverbase_request']} ms (target <= 0.7)")
+    print("| stage | requests | seconds | requests/s | CPU s | CPU ms/request |")
+    print("|---|---|---|---|---|---|")
+    for st in s["stages"]:
+        print(f"| {st['stage']} | {st['requests']} | {st['seconds']} | {st['requests_per_s']} | {st['cpu_seconds']} | "
+              f"{st['cpu_ms_per_request']} |")
     if "naive" in results:
         print(f"naive baseline: {results['naive']['seconds']} s, {results['naive']['coverbase_calls']} Coverbase calls; "
               f"full sync is {results['speedup_vs_naive']}x faster (target >= 6x)")
@@ -222,9 +310,7 @@ def main() -> None:
           f"({s['noop_share_of_full']:.1%} of the full sync; target < 5%), {s['noop_writes']} writes in all (target 0), "
           f"{s['noop_reads']} Coverbase reads and {s['servicenow_requests_noop']} ServiceNow requests per re-sync")
     print(f"Coverbase calls per created record (BOM flow excluded): {s['calls_per_created_record']} (target <= 1.1)")
-    r = results["rate_limit"]
-    print(f"rate limit {r['limit_rps']:g}/s: achieved {r['achieved_rps']}/s = {r['share_of_limit']:.0%} of the limit "
-          f"(target >= 90%), {r['responses_429']} responses 429")
+    print_rate(results["rate_limit"])
     print(f"peak RSS growth, 100 MiB document: client upload {results['rss']['client_upload']['rss_growth_mib']} MiB, "
           f"sync path (download, spool, upload) {results['rss']['sync_path']['rss_growth_mib']} MiB (target < 32 MiB)")
     for r in results.get("bom_rss", []):

@@ -305,11 +305,26 @@ class ThresholdsConfig(Strict):
 
 
 class SyncConfig(Strict):
+    # Concurrent Coverbase requests. Adaptive (AIMD, connector/http/aimd.py): starts at `concurrency`,
+    # grows while responses stay fast and 429-free, backs off on 429 or rising latency, never above
+    # `max_concurrency`. With adaptive_concurrency: false it is `concurrency`, fixed.
     concurrency: int = Field(8, ge=1, le=64)
+    max_concurrency: int = Field(32, ge=1, le=128)
+    adaptive_concurrency: bool = True
     rate_limit_per_second: float | None = Field(None, gt=0)
     servicenow_concurrency: int = Field(4, ge=1, le=32)
     samples: int = Field(5, ge=1, le=100)
     report_problems: int = Field(20, ge=1, le=1000)
+
+    @property
+    def coverbase_workers(self) -> int:
+        """Threads that write to Coverbase: enough for the highest limit the gate may reach."""
+        return max(self.concurrency, self.max_concurrency) if self.adaptive_concurrency else self.concurrency
+
+    def coverbase_client_kwargs(self) -> dict:
+        """How the Coverbase client's request gate is sized from this section."""
+        return {"max_concurrency": self.coverbase_workers, "initial_concurrency": self.concurrency,
+                "adaptive_concurrency": self.adaptive_concurrency, "rate_limit_per_second": self.rate_limit_per_second}
 
 
 class ConnectorConfig(Strict):

@@ -110,8 +110,18 @@ def _m005_write_back(db: sqlite_utils.Database) -> None:
         observed_hash TEXT, observed_status TEXT, error TEXT)""")
 
 
+def _m006_staging_version(db: sqlite_utils.Database) -> None:
+    """A counter every change to ``staging`` bumps (by trigger, so no write path can forget it):
+    a snapshot built from staging stays valid while the counter has not moved, so one run's push
+    steps share one snapshot instead of rebuilding it each (``SyncEngine.snapshot``)."""
+    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('staging_version', '0')")
+    bump = "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'staging_version'"
+    for name, event in (("staging_ins", "INSERT"), ("staging_upd", "UPDATE"), ("staging_del", "DELETE")):
+        db.execute(f"CREATE TRIGGER {name} AFTER {event} ON staging BEGIN {bump}; END")
+
+
 MIGRATIONS = [(1, _m001_initial), (2, _m002_request_ids), (3, _m003_repairs_and_bom_verdicts),
-              (5, _m005_write_back)]
+              (5, _m005_write_back), (6, _m006_staging_version)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -356,6 +366,11 @@ class StateDB:
                         "kind_version, kind_reason") + " ORDER BY key", [stream, source])
         return [StagedRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], bool(r[7]), r[8], r[9], r[10])
                 for r in cur]
+
+    def staging_version(self) -> int:
+        """Moves whenever any staged record changes (triggers of migration 6)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'staging_version'").fetchone()
+        return int(row[0]) if row else 0
 
     def staged_keys(self, stream: str, source: str) -> set[str]:
         return {r[0] for r in self.db.execute(

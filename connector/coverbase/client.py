@@ -44,6 +44,7 @@ from connector.coverbase.models import (
     DocumentDownload,
     DocumentFields,
     DocumentUpdate,
+    Payload,
     Service,
     ServiceCreate,
     ServiceUpdate,
@@ -65,7 +66,7 @@ from connector.http.gate import RequestGate
 from connector.http.paginators import OffsetPaginator, paginate
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
 from connector.http.nocookies import no_cookies
-from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry
+from connector.http.requestlog import CallCounter, RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
 from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT, ApiTransport, http_transport, tls_verify
@@ -120,6 +121,8 @@ class CoverbaseClient(FindingsApi):
         clock: Callable[[], float] = time.monotonic,
         deadline: Deadline | None = None,
         slot_timeout: float = 600.0,
+        adaptive_concurrency: bool = False,
+        initial_concurrency: int | None = None,
     ) -> None:
         self.base_url = require_safe_base_url(base_url or DEFAULT_API_URL, "COVERBASE_API_URL")
         if not api_key:
@@ -133,10 +136,11 @@ class CoverbaseClient(FindingsApi):
         self.deadline = deadline or Deadline.never()
         self.gate = RequestGate(name="Coverbase", rate_limit_per_second=rate_limit_per_second,
                                 max_concurrency=max_concurrency, sleep=sleep, clock=clock, slot_timeout=slot_timeout,
-                                max_pause=self.retry.max_single_wait, deadline=self.deadline)
+                                max_pause=self.retry.max_single_wait, deadline=self.deadline,
+                                adaptive=adaptive_concurrency, initial_concurrency=initial_concurrency)
         self._transport = ApiTransport(
             transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api="coverbase",
-            calls=self.calls, gate=self.gate, hook=self._hook, retry_after=retry_after_of,
+            calls=self.calls, gate=self.gate, hook=lambda: self.request_hook, retry_after=retry_after_of,
             default_wait=self.retry.rate_limit_default_wait, deadline=self.deadline)
         timeouts = httpx.Timeout(timeout, connect=15.0)
         self._http = httpx.Client(
@@ -146,7 +150,7 @@ class CoverbaseClient(FindingsApi):
         # in the query) is never logged.
         self._storage_transport = ApiTransport(
             transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api="coverbase",
-            calls=self.storage_calls, hook=self._hook, path_label=lambda r: "presigned-upload", deadline=self.deadline)
+            calls=self.storage_calls, hook=lambda: self.request_hook, path_label=lambda r: "presigned-upload", deadline=self.deadline)
         self._plain = httpx.Client(timeout=timeouts, transport=self._storage_transport, cookies=no_cookies(),
                                    headers={"User-Agent": USER_AGENT})
 
@@ -169,9 +173,6 @@ class CoverbaseClient(FindingsApi):
     def __repr__(self) -> str:
         return f"CoverbaseClient({self.base_url!r})"
 
-    def _hook(self, entry: RequestLogEntry) -> None:
-        if self.request_hook is not None:
-            self.request_hook(entry)
 
     def _request(
         self,
@@ -198,14 +199,17 @@ class CoverbaseClient(FindingsApi):
             headers = dict(extra_headers or {})
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
-            content = None
+            content, json_body = None, json
+            if isinstance(json, Payload):  # serialized by pydantic-core in one pass, None meaning omit
+                content, json_body = json.model_dump_json(exclude_none=True).encode(), None
+                headers["Content-Type"] = "application/json"
             if body is not None:
                 headers["Content-Type"] = body.content_type_header
                 if body.content_length is not None:
                     headers["Content-Length"] = str(body.content_length)
                 content = body.chunks()
             try:
-                resp = http.request(method, path, params=params, json=json, content=content, headers=headers,
+                resp = http.request(method, path, params=params, json=json_body, content=content, headers=headers,
                                     extensions={ATTEMPT: attempt})
             except httpx.HTTPError as exc:
                 sent = not isinstance(exc, NOT_SENT)
@@ -238,8 +242,9 @@ class CoverbaseClient(FindingsApi):
     def _call(self, model: type[M], method: str, path: str, **kw: Any) -> M:
         resp = self._request(method, path, **kw)
         try:
-            return model.model_validate(self._json(resp, method, path))
-        except (ValueError, CoverbaseUnexpectedResponse) as exc:
+            # pydantic-core parses and validates in one pass (no intermediate dicts).
+            return model.model_validate_json(resp.content)
+        except ValueError as exc:
             message = f"{resp.status_code} response does not match {model.__name__}: {exc}".splitlines()[0]
             # The server said 2xx: a non-idempotent write did happen, we just cannot read its id.
             unsafe = not _is_safe(method, kw.get("idempotency_key"), kw.get("retry_safe"))
@@ -278,7 +283,7 @@ class CoverbaseClient(FindingsApi):
     def create_or_get_user(self, payload: UserCreate, *, idempotency_key: str | None = None) -> UserResolution:
         """201 → created, 200 → already in this org; 409 user_exists raises CoverbaseConflict."""
         # Create-or-get by email is itself safe to repeat, with or without a key.
-        resp = self._request("POST", "/v1/users", json=payload.body(),
+        resp = self._request("POST", "/v1/users", json=payload,
                              idempotency_key=idempotency_key, retry_safe=True)
         user = User.model_validate(self._json(resp, "POST", "/v1/users"))
         return UserResolution(user=user, created=resp.status_code == 201)
@@ -287,14 +292,14 @@ class CoverbaseClient(FindingsApi):
         return self._call(User, "GET", f"/v1/users/{_seg(user_id)}")
 
     def update_user(self, user_id: str, payload: UserUpdate) -> User:
-        return self._call(User, "PATCH", f"/v1/users/{_seg(user_id)}", json=payload.body())
+        return self._call(User, "PATCH", f"/v1/users/{_seg(user_id)}", json=payload)
 
     # --- vendors and services ---------------------------------------------------------------
 
     def create_vendor(self, payload: VendorCreate, *, idempotency_key: str) -> Vendor:
         if not idempotency_key:
             raise ValueError("vendor creation requires an Idempotency-Key (no upsert on external_id)")
-        return self._call(Vendor, "POST", "/v1/vendors", json=payload.body(), idempotency_key=idempotency_key)
+        return self._call(Vendor, "POST", "/v1/vendors", json=payload, idempotency_key=idempotency_key)
 
     def iter_vendors(self, *, external_id: str | None = None, name: str | None = None,
                      page_size: int = MAX_PAGE) -> Iterator[VendorSummary]:
@@ -313,16 +318,16 @@ class CoverbaseClient(FindingsApi):
         return self._call(Vendor, "GET", f"/v1/vendors/{_seg(vendor_id)}")
 
     def update_vendor(self, vendor_id: str, payload: VendorUpdate) -> Vendor:
-        return self._call(Vendor, "PATCH", f"/v1/vendors/{_seg(vendor_id)}", json=payload.body())
+        return self._call(Vendor, "PATCH", f"/v1/vendors/{_seg(vendor_id)}", json=payload)
 
     def create_service(self, vendor_id: str, payload: ServiceCreate) -> Service:
         """Not idempotent: a lost response raises CoverbaseAmbiguousWrite; read back first."""
         return self._call(Service, "POST", f"/v1/vendors/{_seg(vendor_id)}/services",
-                          json=payload.body(), retry_safe=False)
+                          json=payload, retry_safe=False)
 
     def update_service(self, vendor_id: str, service_id: str, payload: ServiceUpdate) -> Service:
         return self._call(Service, "PATCH", f"/v1/vendors/{_seg(vendor_id)}/services/{_seg(service_id)}",
-                          json=payload.body())
+                          json=payload)
 
     # --- documents --------------------------------------------------------------------------
 
@@ -352,7 +357,7 @@ class CoverbaseClient(FindingsApi):
         return self._call(Document, "GET", f"/v1/documents/{_seg(document_id)}")
 
     def update_document(self, document_id: str, payload: DocumentUpdate) -> Document:
-        return self._call(Document, "PATCH", f"/v1/documents/{_seg(document_id)}", json=payload.body())
+        return self._call(Document, "PATCH", f"/v1/documents/{_seg(document_id)}", json=payload)
 
     def archive_document(self, document_id: str) -> Archived:
         return self._call(Archived, "DELETE", f"/v1/documents/{_seg(document_id)}")
@@ -398,7 +403,7 @@ class CoverbaseClient(FindingsApi):
 
     def create_bom(self, payload: BomCreate) -> Bom:
         """Not idempotent (answers 200): a lost response raises CoverbaseAmbiguousWrite."""
-        return self._call(Bom, "POST", "/v1/bill_of_materials", json=payload.body(), retry_safe=False)
+        return self._call(Bom, "POST", "/v1/bill_of_materials", json=payload, retry_safe=False)
 
     def latest_bom(self, *, vendor_id: str | None = None, service_id: str | None = None) -> Bom | None:
         if (vendor_id is None) == (service_id is None):
@@ -438,7 +443,7 @@ class CoverbaseClient(FindingsApi):
     def create_assessment(self, payload: AssessmentCreate, *, idempotency_key: str) -> Assessment:
         if not idempotency_key:
             raise ValueError("assessment creation requires an Idempotency-Key")
-        return self._call(Assessment, "POST", "/v1/assessments", json=payload.body(),
+        return self._call(Assessment, "POST", "/v1/assessments", json=payload,
                           idempotency_key=idempotency_key)
 
     def get_assessment(self, assessment_id: str) -> Assessment:
@@ -450,7 +455,7 @@ class CoverbaseClient(FindingsApi):
     def run_workflow(self, name: str, input: dict[str, Any] | None = None, *,
                      idempotency_key: str | None = None) -> WorkflowRun:
         return self._call(WorkflowRun, "POST", f"/v1/workflows/{_seg(name)}/run",
-                          json=WorkflowRunRequest(input=input or {}).body(), idempotency_key=idempotency_key)
+                          json=WorkflowRunRequest(input=input or {}), idempotency_key=idempotency_key)
 
     def workflow_exists(self, name: str) -> bool:
         """A read that predicts ``404 workflow_not_found`` (used by dry runs)."""

@@ -21,6 +21,7 @@ import codecs
 import io
 import json
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -186,11 +187,26 @@ def _json_validator(version):
     spends ~0.2 s per URL (minutes for one real SBOM with a thousand component URLs)."""
     v = _JSON_VALIDATORS.get(version)
     if v is None:
+        _import_jsonschema()
         from cyclonedx.validation.json import JsonStrictValidator
 
         v = JsonStrictValidator(version)._validator.evolve(format_checker=_format_checker())
         _JSON_VALIDATORS[version] = v
     return v
+
+
+def _import_jsonschema() -> None:
+    """Import jsonschema without ``rfc3987_syntax``: that package compiles a lark grammar when it is
+    imported (about 2 s of CPU in every process that validates a CycloneDX file), only to provide the
+    ``iri`` / ``iri-reference`` checks that ``_format_checker`` replaces anyway. jsonschema imports
+    it inside ``suppress(ImportError)``, so a ``None`` entry in ``sys.modules`` makes it skip it."""
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema  # noqa: F401
+    finally:
+        del sys.modules["rfc3987_syntax"]
 
 
 def _format_checker():

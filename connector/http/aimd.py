@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 
@@ -69,6 +70,12 @@ class AdaptiveLimit:
             self._in_flight += 1
             return True
 
+    def give_back(self) -> None:
+        """A slot taken but not used (nothing was sent): free it without counting a response."""
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify()
+
     def release(self, *, latency: float | None = None, rate_limited: bool = False) -> None:
         """One request is done. ``latency`` of a small request feeds the signal; ``rate_limited``
         (a 429) backs off at once."""
@@ -86,11 +93,11 @@ class AdaptiveLimit:
                     and self._smoothed > self.tolerance * self._best + self.min_latency_slack)
         now = self._clock()
         if rate_limited or queueing:
+            self._good = 0  # the next increase needs a full window with no 429 and no queueing
             window = (self._smoothed or 0.0) * 2
             if now - self._last_decrease >= window:
                 self._limit = max(float(self.floor), self._limit * self.backoff)
                 self._last_decrease = now
-                self._good = 0
                 self.decreases += 1
                 if queueing and self._smoothed is not None and self._best is not None:
                     self._smoothed = (self._smoothed + self._best) / 2  # let the signal re-settle
@@ -101,3 +108,80 @@ class AdaptiveLimit:
             self._good = 0
             self.peak = max(self.peak, int(self._limit))
             self._cond.notify()  # one more may go now
+
+
+class AdaptiveRate:
+    """A request rate learned from 429s: paces request starts once the server has said "too many".
+
+    Concurrency alone cannot follow a rate limit that one request in flight already reaches
+    (50 requests/s at 20 ms is one request at a time): the limit would swing between 1 and 2 and
+    every swing to 2 doubles the load. So a 429 sets a pace instead:
+
+    - multiplicative decrease: on a 429 the pace becomes ``backoff`` times the rate the server
+      accepted over the last second (or times the current pace, whichever is lower) — once per
+      second at most, so one burst of 429s counts once;
+    - additive increase: each second without a 429 adds ``step`` of the pace (at least 0.5/s);
+    - after ``forget_after`` seconds without a 429 the pace is dropped and requests start freely.
+
+    Until the first 429 there is no pace and no cost beyond one timestamp per response.
+    Lock order: ``_lock`` is a leaf, never held across a sleep (the wait for one's start time is
+    taken after the reservation, without the lock and without a request slot).
+    """
+
+    def __init__(self, *, backoff: float = 0.9, step: float = 0.02, floor: float = 0.5, forget_after: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.backoff, self.step, self.floor, self.forget_after = backoff, step, floor, forget_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._rate: float | None = None  # requests per second; None: no pace
+        self._next_start = 0.0
+        self._accepted: deque[float] = deque()  # when accepted responses arrived, over the last second
+        self._last_429 = -1e18
+        self._last_decrease = -1e18
+        self._grown_at = 0.0  # the pace grows by one step per whole second since this
+        self.decreases = 0
+
+    @property
+    def rate(self) -> float | None:
+        with self._lock:
+            return self._rate
+
+    def reserve(self) -> float:
+        """Seconds the caller must wait before it may start its request (0 without a pace)."""
+        with self._lock:
+            if self._rate is None:
+                return 0.0
+            now = self._clock()
+            self._grow(now)
+            if self._rate is None:
+                return 0.0
+            start = max(now, self._next_start)
+            self._next_start = start + 1.0 / self._rate
+            return start - now
+
+    def observe(self, *, rate_limited: bool) -> None:
+        now = self._clock()
+        with self._lock:
+            if not rate_limited:
+                self._accepted.append(now)
+                while self._accepted and self._accepted[0] < now - 1.0:
+                    self._accepted.popleft()
+                return
+            self._last_429 = self._grown_at = now
+            if now - self._last_decrease < 1.0:
+                return
+            accepted = float(len(self._accepted))
+            base = accepted if self._rate is None else min(self._rate, max(accepted, self.floor))
+            self._rate = max(self.floor, base * self.backoff)
+            self._last_decrease = now
+            self.decreases += 1
+
+    def _grow(self, now: float) -> None:
+        if now - self._last_429 >= self.forget_after:
+            self._rate = None
+            return
+        seconds = int(now - self._grown_at)
+        if seconds >= 1 and self._rate is not None:
+            for _ in range(min(seconds, 60)):
+                self._rate += max(0.5, self._rate * self.step)
+            self._grown_at += seconds

@@ -15,7 +15,9 @@ gives the slot back before waiting.
 
 How many slots there are adapts to the server when ``adaptive`` (``connector/http/aimd.py``):
 it grows while responses come back fast and without 429s, and shrinks on a 429 or when latency
-climbs, between 1 and ``max_concurrency``. The transport reports each exchange's outcome through
+climbs, between 1 and ``max_concurrency``; and after a 429 request starts are paced at a rate learned
+from what the server accepted (``AdaptiveRate``), since concurrency alone cannot follow a rate limit
+that one request in flight already reaches. The transport reports each exchange's outcome through
 the ticket ``slot()`` yields.
 
 Lock order: see docs/architecture.md, "Locks and waits". Here: ``_lock`` (held for a few
@@ -29,11 +31,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from pyrate_limiter import Duration, Limiter, Rate
-
 from connector.deadline import Deadline
 from connector.errors import TransportError
-from connector.http.aimd import AdaptiveLimit
+from connector.http.aimd import AdaptiveLimit, AdaptiveRate
 
 
 class GateTimeout(TransportError):
@@ -43,10 +43,14 @@ class GateTimeout(TransportError):
         super().__init__(message, sent=False, **kw)
 
 
-def _rate_for(per_second: float) -> Rate:
-    if per_second >= 1:
-        return Rate(max(1, round(per_second)), Duration.SECOND)
-    return Rate(max(1, round(per_second * 60)), Duration.MINUTE)
+def _limiter_for(per_second: float):
+    """A pyrate-limiter Limiter; imported only when a rate limit is configured (it pulls in
+    storage backends we never use, a cost every start-up would otherwise pay)."""
+    from pyrate_limiter import Duration, Limiter, Rate
+
+    rate = (Rate(max(1, round(per_second)), Duration.SECOND) if per_second >= 1
+            else Rate(max(1, round(per_second * 60)), Duration.MINUTE))
+    return Limiter(rate)
 
 
 PauseHook = Callable[[float, str], None]
@@ -78,7 +82,8 @@ class RequestGate:
         self.deadline = deadline or Deadline.never()
         self.on_pause = on_pause
         self.limit = AdaptiveLimit(ceiling=max_concurrency, initial=initial_concurrency, adaptive=adaptive, clock=clock)
-        self._limiter = Limiter(_rate_for(rate_limit_per_second)) if rate_limit_per_second else None
+        self.pace = AdaptiveRate(clock=clock) if adaptive else None
+        self._limiter = _limiter_for(rate_limit_per_second) if rate_limit_per_second else None
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -109,6 +114,19 @@ class RequestGate:
                 self.deadline.check(f"waiting out a {self.name} rate-limit pause")
             self._sleep(left)
 
+    def _wait_for_pace(self) -> None:
+        """Wait for this request's start time under a pace learned from 429s (no slot held)."""
+        if self.pace is None:
+            return
+        wait = self.pace.reserve()
+        if wait <= 0:
+            return
+        if self.deadline.remaining() <= wait:
+            self.deadline.check(f"waiting for the {self.name} pace learned from 429s")
+            self._sleep(max(0.0, self.deadline.remaining()))
+            self.deadline.check(f"waiting for the {self.name} pace learned from 429s")
+        self._sleep(wait)
+
     def _acquire_permit(self) -> None:
         if self._limiter is None:
             return
@@ -122,6 +140,7 @@ class RequestGate:
         """Hold one request slot for one HTTP exchange; report its outcome on the ticket."""
         while True:
             self._wait_out_pause()
+            self._wait_for_pace()
             self._acquire_permit()
             timeout = self.deadline.cap(self.slot_timeout)
             if not self.limit.acquire(timeout):
@@ -130,19 +149,22 @@ class RequestGate:
                                   f"({self.limit.limit} in flight)")
             if self._pause_left() <= 0:
                 break
-            self.limit.release()  # a 429 arrived while we queued: wait it out without a slot
+            self.limit.give_back()  # a 429 arrived while we queued: wait it out without a slot
         ticket = Ticket()
         try:
             yield ticket
         finally:
             self.limit.release(latency=ticket.latency, rate_limited=ticket.rate_limited)
+            if self.pace is not None and ticket.answered:
+                self.pace.observe(rate_limited=ticket.rate_limited)
 
 
 class Ticket:
     """What the transport tells the gate about one exchange."""
 
-    __slots__ = ("latency", "rate_limited")
+    __slots__ = ("answered", "latency", "rate_limited")
 
     def __init__(self) -> None:
+        self.answered = False  # a response arrived (of any status)
         self.latency: float | None = None
         self.rate_limited = False

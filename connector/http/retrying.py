@@ -96,6 +96,23 @@ def call_with_retries(
     rng: random.Random | None = None,
     deadline: Deadline | None = None,
 ) -> T:
+    # Fast path: most calls succeed at once, and building the retry machinery costs more than
+    # the rest of a successful call's bookkeeping. The first failure is replayed into the
+    # retry loop, so the policy sees exactly the attempts it would have seen.
+    try:
+        return fn()
+    except BaseException as exc:
+        if not _is_retryable(exc):
+            raise
+        first: BaseException | None = exc
+
+    def attempt() -> T:
+        nonlocal first
+        if first is not None:
+            exc, first = first, None
+            raise exc
+        return fn()
+
     policy = _Policy(settings, rng or _thread_rng(), deadline or Deadline.never())
 
     def before_sleep(rs: RetryCallState) -> None:
@@ -112,4 +129,4 @@ def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    return retrying(attempt)

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import functools
 import ssl
+import threading
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Mapping
 
 import httpx
 
 from connector.deadline import Deadline
 from connector.http.gate import RequestGate
 from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry, redact_key
+from connector.http.safety import is_loopback_host
 
 USER_AGENT = "servicenow-coverbase-connector/0.1"
 
@@ -52,20 +55,75 @@ def request_id_of(resp: httpx.Response) -> str | None:
     return None
 
 
-def http_transport(*, verify: ssl.SSLContext | bool, max_connections: int) -> httpx.HTTPTransport:
-    return httpx.HTTPTransport(verify=verify, limits=httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max(1, max_connections // 2)))
+def proxy_for(url: httpx.URL, env: Mapping[str, str] | None = None) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY``,
+    lower case too), or None when there is none or ``NO_PROXY`` exempts the host."""
+    proxies = urllib.request.getproxies_environment() if env is None else {
+        k.lower()[:-6]: v for k, v in env.items() if k.lower().endswith("_proxy") and v}
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    host = url.host.lower()
+    # A proxy's loopback is not ours: the local emulators and a local Coverbase stay direct.
+    if not proxy or is_loopback_host(host):
+        return None
+    no_proxy = proxies.get("no", "")
+    if no_proxy == "*" or any(host == d or host.endswith("." + d.lstrip(".")) or (d.startswith(".") and host == d[1:])
+                              for d in (x.strip().lower() for x in no_proxy.split(",")) if d):
+        return None
+    return proxy
+
+
+class ProxyAwareTransport(httpx.BaseTransport):
+    """Direct connections, or through the proxy the environment names for each request's host.
+
+    httpx ignores proxy variables once a client is given its own transport (ours carries the
+    request gate), so the routing the environment asks for is done here, per request: corporate
+    networks reach Coverbase and ServiceNow through a proxy, the presigned storage host may not."""
+
+    def __init__(self, *, verify: ssl.SSLContext | bool, max_connections: int,
+                 env: Mapping[str, str] | None = None) -> None:
+        self._verify, self._env = verify, env
+        self._limits = httpx.Limits(max_connections=max_connections,
+                                    max_keepalive_connections=max(1, max_connections // 2))
+        self._direct = httpx.HTTPTransport(verify=verify, limits=self._limits)
+        self._proxied: dict[str, httpx.HTTPTransport] = {}
+        self._routes: dict[tuple[str, str], str | None] = {}
+        self._lock = threading.Lock()  # a leaf: guards the two dicts, never held across I/O
+
+    def _route(self, url: httpx.URL) -> httpx.BaseTransport:
+        key = (url.scheme, url.host)
+        with self._lock:
+            if key not in self._routes:
+                self._routes[key] = proxy_for(url, self._env)
+            proxy = self._routes[key]
+            if proxy is None:
+                return self._direct
+            if proxy not in self._proxied:
+                self._proxied[proxy] = httpx.HTTPTransport(verify=self._verify, limits=self._limits, proxy=proxy)
+            return self._proxied[proxy]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._route(request.url).handle_request(request)
+
+    def close(self) -> None:
+        self._direct.close()
+        for t in self._proxied.values():
+            t.close()
+
+
+def http_transport(*, verify: ssl.SSLContext | bool, max_connections: int) -> httpx.BaseTransport:
+    return ProxyAwareTransport(verify=verify, max_connections=max_connections)
 
 
 class ApiTransport(httpx.BaseTransport):
     """Wraps a real transport (or ``httpx.MockTransport`` in unit tests).
 
     ``gate`` is None for a path that must never wait for a request slot (ServiceNow's token
-    endpoint). ``retry_after`` reads the wait a 429 asks for (header or body); ``path_label``
+    endpoint). ``hook`` returns the client's current request-log hook (or None: then no log entry
+    is built at all). ``retry_after`` reads the wait a 429 asks for (header or body); ``path_label``
     names the request in the log (presigned URLs carry a signature: never logged)."""
 
     def __init__(self, inner: httpx.BaseTransport, *, api: str, calls: CallCounter,
-                 gate: RequestGate | None = None, hook: RequestHook | None = None,
+                 gate: RequestGate | None = None, hook: Callable[[], RequestHook | None] | None = None,
                  retry_after: Callable[[httpx.Response], float | None] | None = None, default_wait: float = 1.0,
                  path_label: Callable[[httpx.Request], str] | None = None,
                  deadline: Deadline | None = None) -> None:
@@ -86,9 +144,10 @@ class ApiTransport(httpx.BaseTransport):
 
     def _log(self, request: httpx.Request, status: int | None, t0: float, error: str | None,
              request_id: str | None = None) -> None:
-        if self.hook is None:
+        hook = self.hook() if self.hook is not None else None
+        if hook is None:
             return
-        self.hook(RequestLogEntry(
+        hook(RequestLogEntry(
             api=self.api, method=request.method,
             path=self.path_label(request) if self.path_label else request.url.path,
             status=status, duration_ms=round((time.monotonic() - t0) * 1000, 2),
@@ -117,6 +176,7 @@ class ApiTransport(httpx.BaseTransport):
                 with self.gate.slot() as ticket:
                     sent = time.monotonic()
                     response = self._exchange(request)
+                    ticket.answered = True
                     ticket.rate_limited = response.status_code == 429
                     if self._small(request) and response.status_code < 500:
                         ticket.latency = time.monotonic() - sent

@@ -27,7 +27,7 @@ from connector.deadline import Deadline
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
 from connector.http.nocookies import no_cookies
-from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry
+from connector.http.requestlog import CallCounter, RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
 from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT, ApiTransport, http_transport, tls_verify
@@ -80,11 +80,11 @@ class ServiceNowClient:
                                 max_pause=self.retry.max_single_wait, deadline=self.deadline)
         self._transport = ApiTransport(
             transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api=API, calls=self.calls,
-            gate=self.gate, hook=self._hook, retry_after=retry_after_of, default_wait=self.retry.rate_limit_default_wait,
+            gate=self.gate, hook=lambda: self.request_hook, retry_after=retry_after_of, default_wait=self.retry.rate_limit_default_wait,
             deadline=self.deadline)
         # The token endpoint: its own connections and no request gate, so busy slots never starve it.
         self._token_transport = ApiTransport(transport or http_transport(verify=verify, max_connections=2), api=API,
-                                             calls=self.calls, hook=self._hook, deadline=self.deadline)
+                                             calls=self.calls, hook=lambda: self.request_hook, deadline=self.deadline)
         # Longer than ServiceNow's 60 s transaction quota, so the server cancels first and says so.
         timeouts = httpx.Timeout(timeout, connect=15.0)
 
@@ -119,9 +119,6 @@ class ServiceNowClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _hook(self, entry: RequestLogEntry) -> None:
-        if self.request_hook is not None:
-            self.request_hook(entry)
 
     def _send(self, path: str, params: dict[str, Any] | None, *, stream: bool, accept: str,
               attempt: int) -> httpx.Response:

@@ -118,7 +118,7 @@ class RunContext:
     def map(self, fn: Callable[[T], R], items: list[T], workers: int | None = None, *, doing: str = "") -> list[R]:
         """Run reads concurrently (plan-time lookups, downloads) and keep the input order; bounded
         by the run's deadline (``connector/workers.py``)."""
-        return run_all(fn, items, workers=workers or self.cfg.sync.concurrency, deadline=self.deadline,
+        return run_all(fn, items, workers=workers or self.cfg.sync.coverbase_workers, deadline=self.deadline,
                        name="reader", doing=doing)
 
 

@@ -254,7 +254,7 @@ class EntitySync(ABC):
         # Records never started are planned again next run.
         self.progress.begin(f"writing {self.name}", len(writes), verb="written")
         with ctx.ledger_writer():
-            run_all(one, writes, workers=ctx.cfg.sync.concurrency, deadline=ctx.deadline, name=f"{self.name}-writer",
+            run_all(one, writes, workers=ctx.cfg.sync.coverbase_workers, deadline=ctx.deadline, name=f"{self.name}-writer",
                     on_result=recorded, doing=f"writing {self.name} to Coverbase")
 
     def _store(self, ctx: RunContext, it: Item, res: Result) -> None:
