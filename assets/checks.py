@@ -6,10 +6,10 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.specs import PUSH
 from assets.resources import CoverbaseResource, LedgerResource
-from connector.coverbase.errors import CoverbaseNotFound
+from assets.specs import PUSH
 from connector.canonical import normalized
+from connector.coverbase.errors import CoverbaseNotFound
 
 LEDGER_ENTITY_OF_ASSET = {spec.asset: spec.ledger_entity for spec in PUSH}
 COMPARED = ("name", "website", "description", "hq_location", "relationship_owner_ids")

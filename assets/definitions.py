@@ -9,8 +9,8 @@ import dagster as dg
 # in one run, which this product relies on. Keep the notice out of every run's log.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*")
 
-from assets.checks import asset_checks  # noqa: E402
 from assets import console  # noqa: E402
+from assets.checks import asset_checks  # noqa: E402
 from assets.extract import extraction_assets, preflight_checks  # noqa: E402
 from assets.jobs import migrate, sync_all, sync_all_schedule  # noqa: E402
 from assets.push import push_assets  # noqa: E402

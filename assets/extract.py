@@ -8,15 +8,15 @@ flags them to be sent to Coverbase again, in one run (``BackfillPolicy.single_ru
 
 import dagster as dg
 
-from assets.failures import dagster_failures
 from assets.common import DAILY, EXTRACT_GROUP, extract_metadata, max_runtime_seconds, run_deadline, window_of
+from assets.failures import dagster_failures
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
 from assets.settings_gate import require_settings
 from assets.specs import EXTRACT
-from connector.progress import Progress
-from connector.errors import ApiError, ConfigError
+from connector.errors import ApiError
 from connector.explain import servicenow_failure
-from connector.sync.outcomes import is_fatal
+from connector.progress import Progress
+
 
 @dg.asset(group_name=EXTRACT_GROUP, kinds={"servicenow", "python"},
           description="Connectivity and configuration check at the start of every run: Coverbase authtest, a "

@@ -14,15 +14,13 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from assets.failures import dagster_failures
 from assets.common import WRITER_POOL, engine_for, push_metadata, run_tags
+from assets.failures import dagster_failures
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource
 from assets.settings_gate import require_settings
 from connector import settings
-from connector.errors import ConfigError, FatalSyncError
 from connector.sync.engine import PushOptions
 from connector.sync.order import ENTITY_NAMES
-from connector.sync.outcomes import is_fatal
 
 sync_all = dg.define_asset_job(
     "sync_all", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor, tags=run_tags(),

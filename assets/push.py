@@ -3,12 +3,13 @@
 
 import dagster as dg
 
-from assets.failures import dagster_failures
 from assets.common import PUSH_GROUP, WRITER_POOL, engine_for, push_metadata
+from assets.failures import dagster_failures
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
 from assets.settings_gate import require_settings
 from assets.specs import PUSH, PushSpec
 from connector.sync.engine import PushOptions
+
 
 def _push_asset(spec: PushSpec):
     entity = spec.entity

@@ -10,13 +10,13 @@ import dagster as dg
 from pydantic import Field
 
 from assets.failures import dagster_failures
+from connector.config import ConnectorConfig, SyncConfig, load_config
 from connector.coverbase.client import DEFAULT_API_URL, CoverbaseClient
 from connector.deadline import Deadline
-from connector.errors import ApiError, ConfigError
+from connector.errors import ConfigError
 from connector.explain import coverbase_failure, servicenow_failure
 from connector.servicenow.client import ServiceNowClient
 from connector.sources.servicenow import ServiceNowSource
-from connector.config import ConnectorConfig, SyncConfig, load_config
 from connector.state import DEFAULT_PATH, StateDB
 
 

@@ -16,15 +16,13 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from assets.failures import dagster_failures
 from assets.common import WRITER_POOL, run_deadline, run_tags
+from assets.failures import dagster_failures
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
 from assets.settings_gate import require_settings
-from connector.settings import outcomes_sensor_interval
 from connector.coverbase.client import CoverbaseClient
-from connector.errors import ConfigError, FatalSyncError
 from connector.http.retrying import RetrySettings
-from connector.sync.outcomes import is_fatal
+from connector.settings import outcomes_sensor_interval
 from connector.writeback.engine import WriteBack
 from connector.writeback.report import WriteBackReport
 from connector.writeback.watch import watch

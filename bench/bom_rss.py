@@ -37,13 +37,13 @@ KINDS = ("cyclonedx", "cyclonedx-marker-last")
 
 
 def measure(cb_url: str, sn_url: str, kind: str) -> dict:
+    from connector.config import parse_config
     from connector.coverbase.client import CoverbaseClient
     from connector.emulators import big_sbom
     from connector.servicenow.client import ServiceNowClient
     from connector.sources.servicenow import ServiceNowSource
-    from connector.config import parse_config
-    from connector.sync.engine import SyncEngine
     from connector.state import StateDB
+    from connector.sync.engine import SyncEngine
 
     # One read of the parse status after the upload (Coverbase is still parsing then); the
     # verdict of a 100 MiB BOM is read by a later run, outside the measurement.

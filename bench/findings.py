@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.run import cb_log, engine, start, stop  # noqa: E402
-from connector.emulators import fixtures as fx  # noqa: E402
 from connector.config import ConnectorConfig  # noqa: E402
+from connector.emulators import fixtures as fx  # noqa: E402
 
 
 def one(dataset: str, latency_ms: float, lost_answers: bool) -> dict:

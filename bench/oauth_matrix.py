@@ -24,15 +24,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.run import start, stop  # noqa: E402
+from connector.config import parse_config  # noqa: E402
 from connector.coverbase.client import CoverbaseClient  # noqa: E402
 from connector.deadline import Deadline  # noqa: E402
 from connector.emulators import fixtures as fx  # noqa: E402
 from connector.servicenow.auth import refresh_margin  # noqa: E402
 from connector.servicenow.client import ServiceNowClient  # noqa: E402
 from connector.sources.servicenow import ServiceNowSource  # noqa: E402
-from connector.config import parse_config  # noqa: E402
-from connector.sync.engine import SyncEngine  # noqa: E402
 from connector.state import StateDB  # noqa: E402
+from connector.sync.engine import SyncEngine  # noqa: E402
 
 SN_FAULTS = {"rate_429": 0.02, "rate_5xx": 0.02, "rate_truncated": 0.01, "retry_after": 0.05,
              "token_rate_429": 0.1, "token_rate_5xx": 0.1}

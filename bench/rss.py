@@ -59,11 +59,11 @@ def main() -> None:
     cb = CoverbaseClient(cb_url, key)
     cb.upload_document(DocumentFields(vendor_id=vendor_id), filename="warmup.pdf", source=lambda: iter([b"%PDF"]))
     if mode == "sync":
-        from connector.servicenow.client import ServiceNowClient
-        from connector.sources.servicenow import ServiceNowSource
         from connector.canonical import CanonicalAttachment
         from connector.config import ConnectorConfig
         from connector.files.content import private_spool
+        from connector.servicenow.client import ServiceNowClient
+        from connector.sources.servicenow import ServiceNowSource
 
         sn_url, att = sys.argv[5], sys.argv[6]
         sn = ServiceNowClient(sn_url, username=fx.DEMO_SN_USER, password=fx.DEMO_SN_PASSWORD)

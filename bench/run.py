@@ -24,12 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.naive import naive_sync  # noqa: E402
+from connector.config import ConnectorConfig  # noqa: E402
 from connector.coverbase.client import CoverbaseClient  # noqa: E402
 from connector.emulators import fixtures as fx  # noqa: E402
 from connector.servicenow.client import ServiceNowClient  # noqa: E402
 from connector.servicenow.reader import ReadStats, TableReader  # noqa: E402
 from connector.sources.servicenow import ServiceNowSource  # noqa: E402
-from connector.config import ConnectorConfig  # noqa: E402
 from connector.state import StateDB  # noqa: E402
 from connector.sync.engine import SyncEngine, new_run_id  # noqa: E402
 from connector.sync.order import ENTITY_NAMES  # noqa: E402

@@ -17,7 +17,6 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field
 
 
-
 def normalize_email(raw: str | None) -> str | None:
     """Trimmed and lower-cased: Coverbase compares emails case-insensitively."""
     if raw is None:

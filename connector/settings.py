@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from connector.config import ConnectorConfig, load_config
 from connector.errors import ConfigError
 from connector.http.safety import require_safe_base_url
 from connector.progress import default_every
-from connector.config import ConnectorConfig, load_config
 
 DEFAULT_COVERBASE_URL = "https://api.coverbase.app"
 DEFAULT_STATE_DB = ".connector/state.db"

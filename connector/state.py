@@ -21,13 +21,12 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from dataclasses import dataclass, field
-
 from pydantic import BaseModel
 
 DEFAULT_PATH = ".connector/state.db"

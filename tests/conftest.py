@@ -139,10 +139,10 @@ def sn(servicenow: RunningServiceNow) -> Iterator[ServiceNowClient]:
 
 # --- sync engine harness ---------------------------------------------------------------------
 
-from connector.sources.servicenow import ServiceNowSource  # noqa: E402
 from connector.config import ConnectorConfig, parse_config  # noqa: E402
-from connector.sync.engine import PushOptions, SyncEngine  # noqa: E402
+from connector.sources.servicenow import ServiceNowSource  # noqa: E402
 from connector.state import StateDB  # noqa: E402
+from connector.sync.engine import PushOptions, SyncEngine  # noqa: E402
 
 WRITE_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
 

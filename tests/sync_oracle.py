@@ -8,15 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
 
 from connector.emulators.fixtures import DOCUMENT_EXTENSIONS, FOREIGN_ORG_EMAILS, MAX_DOCUMENT_BYTES
 from connector.emulators.sn_dataset import Dataset
-
 
 ENG = "sn_vdr_risk_asmt_vendor_engagement"
 ASMT = "sn_vdr_risk_asmt_assessment"

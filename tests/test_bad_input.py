@@ -4,9 +4,9 @@ asserting the outcome and the message a user sees. docs/bad-input.md lists them.
 import httpx
 import pytest
 
+from connector.config import load_config
 from connector.emulators import sn_dataset
 from connector.errors import ConfigError, FatalSyncError
-from connector.config import load_config
 from tests.conftest import Harness
 
 DIRTY = [c for c in sn_dataset.build("small").dirty]
@@ -150,9 +150,10 @@ def test_a_vendor_deleted_in_coverbase_by_hand_is_recreated_and_reported(harness
 
 
 def test_a_vendor_deleted_by_hand_is_flagged_by_the_drift_check(harness, tmp_path):
+    import dagster as dg
+
     from assets.checks import vendor_drift
     from assets.resources import CoverbaseResource, LedgerResource
-    import dagster as dg
 
     harness.run()
     old = next(r["coverbase_id"] for r in harness.state.db.query("SELECT * FROM ledger WHERE entity='vendor' AND status='ok'"))

@@ -9,8 +9,8 @@ import pytest
 
 from assets.common import push_metadata
 from connector.emulators import sn_sboms
-from connector.sync.entities.boms import BomsSync
 from connector.state import StateDB, _m001_initial, _m002_request_ids
+from connector.sync.entities.boms import BomsSync
 from tests.bom_files import (
     attach,
     cyclonedx_xml,

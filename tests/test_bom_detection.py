@@ -11,7 +11,14 @@ import pytest
 from connector.emulators import sn_sboms
 from connector.files.bom_detect import BomSniffer, detect_bytes
 from connector.files.bom_validate import NotABom, StrictRefusal, analyse_bom
-from tests.bom_files import corpus_or_skip, cyclonedx_xml, dashless_cyclonedx, sorted_keys_spdx, spdx_tag_value, syft_spdx
+from tests.bom_files import (
+    corpus_or_skip,
+    cyclonedx_xml,
+    dashless_cyclonedx,
+    sorted_keys_spdx,
+    spdx_tag_value,
+    syft_spdx,
+)
 
 
 def analyse(raw: bytes, **kw):

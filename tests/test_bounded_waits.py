@@ -17,8 +17,8 @@ from connector.http.retry_after import parse_retry_after
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.transport import ApiTransport
 from connector.servicenow.errors import ServiceNowServerError
-from connector.sync.ledger_writer import LedgerWriter, LedgerWriterFailed
 from connector.state import LedgerRow, StateDB
+from connector.sync.ledger_writer import LedgerWriter, LedgerWriterFailed
 from connector.workers import run_all
 from tests.conftest import VirtualTime
 

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from connector.coverbase.errors import CoverbaseBadRequest, CoverbaseNotFound, CoverbasePayloadTooLarge, CoverbaseError
+from connector.coverbase.errors import CoverbaseBadRequest, CoverbaseError, CoverbaseNotFound, CoverbasePayloadTooLarge
 from connector.coverbase.models import DocumentFields, DocumentUpdate, ServiceCreate, VendorCreate
 from connector.emulators.fixtures import MAX_DOCUMENT_BYTES
 

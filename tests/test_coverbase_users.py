@@ -2,7 +2,12 @@
 
 import pytest
 
-from connector.coverbase.errors import CoverbaseAuthError, CoverbaseConflict, CoverbaseNotFound, CoverbaseValidationError
+from connector.coverbase.errors import (
+    CoverbaseAuthError,
+    CoverbaseConflict,
+    CoverbaseNotFound,
+    CoverbaseValidationError,
+)
 from connector.coverbase.models import UserCreate, UserUpdate
 from connector.emulators.fixtures import FOREIGN_ORG_EMAILS
 

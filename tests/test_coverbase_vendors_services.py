@@ -8,7 +8,14 @@ from connector.coverbase.errors import (
     CoverbaseNotFound,
     CoverbaseValidationError,
 )
-from connector.coverbase.models import PrimaryContact, ServiceCreate, ServiceUpdate, UserCreate, VendorCreate, VendorUpdate
+from connector.coverbase.models import (
+    PrimaryContact,
+    ServiceCreate,
+    ServiceUpdate,
+    UserCreate,
+    VendorCreate,
+    VendorUpdate,
+)
 from connector.emulators.fixtures import STATUSES, TAGS
 
 

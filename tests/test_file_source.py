@@ -10,8 +10,8 @@ import pytest
 
 from assets.definitions import build_definitions
 from assets.resources import CoverbaseResource, LedgerResource, ServiceNowResource, SyncOptionsResource
-from connector.sources.files import ExportInvalid, FileSource, validate_export
 from connector.config import ConnectorConfig, parse_config
+from connector.sources.files import ExportInvalid, FileSource, validate_export
 from tests.conftest import start_coverbase
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "grc-export"

@@ -11,8 +11,8 @@ from assets.common import push_metadata
 from connector.coverbase.errors import CoverbaseAmbiguousWrite
 from connector.coverbase.models import Finding
 from connector.errors import FatalSyncError
-from connector.sync.entities.finding_readback import analyse
 from connector.state import StateDB
+from connector.sync.entities.finding_readback import analyse
 from tests.conftest import Harness
 from tests.sync_oracle import assert_findings, expected, issue_of
 

@@ -12,7 +12,7 @@ import threading
 import httpx
 import pytest
 
-from connector.servicenow.auth import TokenCache, Grant, refresh_margin
+from connector.servicenow.auth import Grant, TokenCache, refresh_margin
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowAuthError
 from tests.conftest import SN_FAST_RETRY, VirtualTime

@@ -1,9 +1,7 @@
 """Keyset reader: every record exactly once under inserts, updates, ties, short pages and cancels."""
 
 import io
-from collections import Counter
 
-import httpx
 import pytest
 
 from connector.errors import ConfigError

@@ -1,8 +1,6 @@
 """Individual behaviours of the sync engine, each against both emulators over HTTP."""
 
-import base64
 import hashlib
-import json
 
 import httpx
 import pytest

@@ -1,6 +1,5 @@
 """The sync engine against both emulators over HTTP (small dataset): the must-shows of issue 4."""
 
-from collections import Counter
 
 import pytest
 

@@ -6,11 +6,11 @@ import stat
 
 import pytest
 
-from connector.errors import ConfigError
 from connector.canonical import canonical_hash, email_problem, normalize_email
 from connector.config import ConnectorConfig, load_config, parse_config
-from connector.sync.payloads import diff
+from connector.errors import ConfigError
 from connector.state import SCHEMA_VERSION, LedgerRow, StateDB, _m001_initial
+from connector.sync.payloads import diff
 
 # --- configuration ----------------------------------------------------------------------------
 
@@ -194,8 +194,8 @@ def test_default_config_is_valid_model():
 
 
 def test_plain_payloads_match_their_request_models():
-    from connector.coverbase.models import DocumentFields, ServiceCreate
     from connector.canonical import CanonicalAttachment, CanonicalService
+    from connector.coverbase.models import DocumentFields, ServiceCreate
     from connector.sync.payloads import document_payload, service_payload
 
     s = CanonicalService(source="sn", key="e1", name="Hosting", description=None, vendor_key="v")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from connector.errors import ConfigError
 from connector.config import parse_config
+from connector.errors import ConfigError
 from connector.webhooks.cli import public_url_problem
 from connector.webhooks.signature import sign, verify
 from connector.writeback.outcome import (

@@ -21,7 +21,6 @@ import httpx
 from pydantic import BaseModel
 
 from connector.coverbase import uploadable_url
-from connector.coverbase.findings import FindingsApi
 from connector.coverbase.errors import (
     CoverbaseAmbiguousWrite,
     CoverbaseError,
@@ -33,6 +32,7 @@ from connector.coverbase.errors import (
     request_id_of,
     retry_after_of,
 )
+from connector.coverbase.findings import FindingsApi
 from connector.coverbase.models import (
     Archived,
     Assessment,
@@ -59,13 +59,13 @@ from connector.coverbase.models import (
     WorkflowRun,
     WorkflowRunRequest,
 )
-from connector.deadline import Deadline
 from connector.coverbase.webhooks import Webhook, WebhookCreate, WebhookUpdate
+from connector.deadline import Deadline
 from connector.errors import ConfigError
 from connector.http.gate import RequestGate
-from connector.http.paginators import OffsetPaginator, paginate
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
 from connector.http.nocookies import no_cookies
+from connector.http.paginators import OffsetPaginator, paginate
 from connector.http.requestlog import CallCounter, RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url

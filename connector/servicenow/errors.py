@@ -10,9 +10,9 @@ import httpx
 
 from connector.errors import (
     ApiError,
-    ContentMismatch,
     AuthenticationError,
     BadRequestError,
+    ContentMismatch,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,

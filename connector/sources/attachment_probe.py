@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 
+from connector.files.bom_detect import BomSniffer
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError
-from connector.files.bom_detect import BomSniffer
 
 CHUNK = 64 * 1024
 ATTEMPTS = 3

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from connector.canonical import CanonicalAttachment, Snapshot
 from connector.deadline import Deadline
 from connector.servicenow.attachments import Downloaded
-from connector.canonical import CanonicalAttachment, Snapshot
 from connector.state import StateDB
 
 

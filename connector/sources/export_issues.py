@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connector.sources.export_tables import Problem, Table
 from connector.canonical import CanonicalIssue
+from connector.sources.export_tables import Problem, Table
 from connector.state import StateDB
 
 SOURCE = "files"

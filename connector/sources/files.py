@@ -15,12 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from connector.deadline import Deadline
-from connector.errors import ConfigError, ContentMismatch
-from connector.servicenow.attachments import Downloaded
-from connector.sources.base import StreamStats, Window
-from connector.sources.export_issues import snapshot_issues, validate_issues
-from connector.sources.export_tables import COLUMNS, REQUIRED, TABLES, Problem, Table, read_table, split_list
 from connector.canonical import (
     CanonicalAssessment,
     CanonicalAttachment,
@@ -33,8 +27,14 @@ from connector.canonical import (
     normalize_email,
 )
 from connector.config import ConnectorConfig
+from connector.deadline import Deadline
+from connector.errors import ConfigError, ContentMismatch
 from connector.files.bom_detect import BomSniffer
 from connector.files.content import HEAD_BYTES
+from connector.servicenow.attachments import Downloaded
+from connector.sources.base import StreamStats, Window
+from connector.sources.export_issues import snapshot_issues, validate_issues
+from connector.sources.export_tables import COLUMNS, REQUIRED, TABLES, Problem, Table, read_table, split_list
 from connector.state import StateDB
 
 SOURCE = "files"

@@ -5,22 +5,22 @@ from __future__ import annotations
 import logging
 from typing import BinaryIO
 
+from connector.canonical import CanonicalAttachment, Snapshot
+from connector.config import ConnectorConfig
 from connector.deadline import Deadline
-from connector.workers import run_all
 from connector.errors import ConfigError
+from connector.files.content import needs_probe
 from connector.progress import NullProgress, Progress
 from connector.servicenow.attachments import Downloaded, download
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.reader import Cursor, ReadStats, TableReader, incremental_since
 from connector.servicenow.schema import fields_in_query, table_problems
+from connector.sources.attachment_probe import ProbeFailed, probe_attachment
 from connector.sources.base import StreamStats, Window
 from connector.sources.servicenow_issues import extract_issues
 from connector.sources.servicenow_mapping import SOURCE, build_snapshot
-from connector.canonical import CanonicalAttachment, Snapshot
-from connector.config import ConnectorConfig
-from connector.sources.attachment_probe import ProbeFailed, probe_attachment
-from connector.files.content import needs_probe
 from connector.state import StateDB
+from connector.workers import run_all
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from connector.canonical import CanonicalIssue
+from connector.config import ISSUE_FIELDS, ConnectorConfig, TableSpec
 from connector.errors import ConfigError
 from connector.servicenow.models import RiskIssue
 from connector.sources.base import StreamStats, Window
-from connector.canonical import CanonicalIssue
-from connector.config import ISSUE_FIELDS, ConnectorConfig, TableSpec
 from connector.state import StagedRow, StateDB
 
 if TYPE_CHECKING:

@@ -17,14 +17,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.servicenow.models import (
-    AttachmentMeta,
-    CoreCompany,
-    Engagement,
-    RiskAssessment,
-    SysUser,
-    VendorContact,
-)
 from connector.canonical import (
     CanonicalAssessment,
     CanonicalAttachment,
@@ -35,9 +27,17 @@ from connector.canonical import (
     Contact,
     Snapshot,
 )
-from connector.sources.servicenow_issues import snapshot_issues
 from connector.config import ConnectorConfig
 from connector.record_repairs import repair_email
+from connector.servicenow.models import (
+    AttachmentMeta,
+    CoreCompany,
+    Engagement,
+    RiskAssessment,
+    SysUser,
+    VendorContact,
+)
+from connector.sources.servicenow_issues import snapshot_issues
 from connector.state import StagedRow, StateDB
 
 SOURCE = "servicenow"

@@ -22,10 +22,10 @@ from typing import Any
 
 from connector.coverbase.models import Bom
 from connector.errors import ApiError
+from connector.state import LedgerRow, utcnow
 from connector.sync.context import RunContext
 from connector.sync.outcomes import OK, is_fatal
 from connector.sync.report import EntityReport
-from connector.state import LedgerRow, utcnow
 
 UNSETTLED = (None, "pending", "parsing")
 TERMINAL = ("parsed", "failed", "unsupported")

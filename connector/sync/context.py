@@ -13,16 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from connector.canonical import Snapshot
+from connector.config import ConnectorConfig
 from connector.coverbase.client import CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError
 from connector.sources.base import Source
-from connector.canonical import Snapshot
-from connector.config import ConnectorConfig
+from connector.state import LedgerRow, StateDB, utcnow
+from connector.sync.ledger_writer import LedgerWriter
 from connector.sync.outcomes import OK, STATUS_OF_OUTCOME
 from connector.sync.report import RunReport
-from connector.sync.ledger_writer import LedgerWriter
-from connector.state import LedgerRow, StateDB, utcnow
 from connector.workers import run_all
 
 T = TypeVar("T")

@@ -13,23 +13,21 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from connector.canonical import Snapshot
+from connector.config import ConnectorConfig
 from connector.coverbase.client import CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError, ConfigError, FatalSyncError
 from connector.explain import coverbase_failure, servicenow_failure
 from connector.progress import NullProgress, Progress
 from connector.sources.base import Source, StreamStats, Window
-from connector.canonical import Snapshot
-from connector.config import ConnectorConfig
+from connector.state import StateDB
 from connector.sync.context import RunContext
 from connector.sync.interpreter import gc_paused
-from connector.sync.order import BY_NAME, ENTITY_NAMES, ORDER
+from connector.sync.order import BY_NAME, ENTITY_NAMES
 from connector.sync.outcomes import is_fatal
 from connector.sync.report import EntityReport, RunReport
-from connector.state import StateDB
 from connector.sync.writer_lock import writer_lock
-
-
 
 # The last snapshot built in this process, by (state DB, source, staging version, configuration).
 # Snapshots are read-only once built; a changed staging table or configuration builds a new one.

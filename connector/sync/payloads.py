@@ -8,14 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.coverbase.models import (
-    AssessmentCreate,
-    PrimaryContact,
-    ServiceUpdate,
-    UserCreate,
-    VendorCreate,
-    VendorUpdate,
-)
 from connector.canonical import (
     CanonicalAssessment,
     CanonicalAttachment,
@@ -26,6 +18,14 @@ from connector.canonical import (
     valid_email,
 )
 from connector.config import ConnectorConfig
+from connector.coverbase.models import (
+    AssessmentCreate,
+    PrimaryContact,
+    ServiceUpdate,
+    UserCreate,
+    VendorCreate,
+    VendorUpdate,
+)
 
 IMMUTABLE = {"external_id"}
 

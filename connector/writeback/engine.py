@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Any
 
+from connector.config import ConnectorConfig
 from connector.coverbase.client import CoverbaseClient
 from connector.deadline import Deadline
 from connector.errors import ApiError, FatalSyncError
@@ -22,16 +23,15 @@ from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowAuthError, ServiceNowPermissionDenied
 from connector.servicenow.writer import ServiceNowWriter
 from connector.sources.servicenow_mapping import SOURCE
-from connector.config import ConnectorConfig
+from connector.state import LedgerRow, StateDB
 from connector.sync.ledger_writer import LedgerWriter
 from connector.sync.outcomes import is_fatal
-from connector.state import LedgerRow, StateDB
 from connector.sync.writer_lock import writer_lock
+from connector.workers import run_all
 from connector.writeback import preflight
 from connector.writeback.protocol import RecordProtocol, Result
 from connector.writeback.records import OutcomeState, Target, outcome_rows, targets
 from connector.writeback.report import WriteBackReport
-from connector.workers import run_all
 
 
 class WriteBack:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connector.coverbase.models import Assessment
 from connector.config import WriteBackConfig
+from connector.coverbase.models import Assessment
 
 ENTITY = "assessment_outcome"  # ledger entity of the write-back (one row per assessment record)
 TERMINAL = frozenset({"complete", "failed", "canceled"})

@@ -8,12 +8,12 @@ validated first; a problem stops the run with the column and a suggestion.
 
 from __future__ import annotations
 
+from connector.config import ConnectorConfig
 from connector.errors import ConfigError
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowError, ServiceNowNotFound, ServiceNowPermissionDenied
 from connector.servicenow.schema import validate_tables
 from connector.servicenow.writer import JOURNAL_TABLE, WRITE_ROLE
-from connector.config import ConnectorConfig
 
 JOURNAL_COLUMNS = {"element_id", "element", "value", "sys_created_on"}
 JOURNAL_TYPES = {"journal_input", "journal", "journal_list"}

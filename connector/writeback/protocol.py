@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.config import WriteBackConfig
 from connector.coverbase.client import CoverbaseClient
 from connector.coverbase.errors import CoverbaseNotFound
 from connector.errors import ApiError
 from connector.servicenow.errors import ServiceNowPermissionDenied
 from connector.servicenow.writer import WRITE_ROLE, ServiceNowWriter, WriteAnswer
-from connector.config import WriteBackConfig
-from connector.sync.outcomes import is_fatal
 from connector.state import LedgerRow, utcnow
+from connector.sync.outcomes import is_fatal
 from connector.writeback.outcome import Observed, desired_columns, fit_to_column, marker_for, note_text, same_value
 from connector.writeback.records import OutcomeState, Target, backoff_at, outcome_row
 

@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from connector.config import ConnectorConfig
 from connector.coverbase.client import CoverbaseClient
 from connector.coverbase.errors import CoverbaseNotFound
 from connector.errors import ApiError
-from connector.config import ConnectorConfig
 from connector.state import StateDB, utcnow
 from connector.webhooks.events import close_events, open_nudges
 from connector.writeback.outcome import Observed

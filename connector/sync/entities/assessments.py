@@ -9,9 +9,9 @@ Coverbase has no assessment update endpoint: later edits of the source record ar
 
 from __future__ import annotations
 
+from connector.canonical import CanonicalAssessment, canonical_hash
 from connector.coverbase.errors import CoverbaseBadRequest, CoverbaseConflict, CoverbaseNotFound
 from connector.coverbase.models import AssessmentCreate
-from connector.canonical import CanonicalAssessment, canonical_hash
 from connector.sync.context import RunContext
 from connector.sync.entities.attachments import STALE_REASON, stale_pending
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
@@ -33,7 +33,6 @@ from connector.sync.outcomes import (
     TRANSIENT,
 )
 from connector.sync.payloads import assessment_payload
-
 
 # The sweep sees only what the integration user can read: a record hidden by a new filter or ACL
 # looks deleted too, which the message says and the circuit breaker bounds.

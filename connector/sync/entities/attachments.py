@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from connector.canonical import CanonicalAttachment, Snapshot
 from connector.files.content import extension, repair_file_name
+from connector.state import LedgerRow
 from connector.sync.context import RunContext
 from connector.sync.entities.base import Item
 from connector.sync.entities.refs import Refs
 from connector.sync.outcomes import ARCHIVE, DEFERRED, NOOP, OK, SKIPPED, TRANSIENT
-from connector.state import LedgerRow
 
 REPLAY_WINDOW = timedelta(hours=23)  # Coverbase replays an Idempotency-Key for 24 h
 

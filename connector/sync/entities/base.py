@@ -9,12 +9,12 @@ and a fatal error stops the run once the writes already in flight are recorded.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from connector.errors import ApiError, FatalSyncError
 from connector.progress import NullProgress, Progress
+from connector.state import LedgerRow
 from connector.sync.context import RunContext, ledger_row_for
 from connector.sync.interpreter import gc_paused
 from connector.sync.outcomes import (
@@ -32,7 +32,6 @@ from connector.sync.outcomes import (
     is_fatal,
 )
 from connector.sync.report import EntityReport
-from connector.state import LedgerRow
 from connector.workers import run_all
 
 

@@ -23,14 +23,14 @@ import json
 import time
 from typing import Any
 
+from connector.canonical import CanonicalAttachment, canonical_hash
 from connector.coverbase.errors import CoverbaseAmbiguousWrite, CoverbaseNotFound
 from connector.coverbase.models import BomCreate
 from connector.errors import ApiError, ContentMismatch
 from connector.files.bom_detect import JSON, TAG_VALUE, XML
 from connector.files.bom_validate import BomAnalysis, NotABom, StrictRefusal, analyse_bom
-from connector.sync.bom_verdicts import refresh_verdicts
-from connector.canonical import CanonicalAttachment, canonical_hash
 from connector.files.content import extension, private_spool
+from connector.sync.bom_verdicts import refresh_verdicts
 from connector.sync.context import RunContext
 from connector.sync.entities.attachments import live_attachments, place, preflight, report_repairs, with_safe_name
 from connector.sync.entities.base import EntitySync, Item, Result, write_log

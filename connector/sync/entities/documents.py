@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from connector.canonical import CanonicalAttachment, canonical_hash
 from connector.coverbase.errors import CoverbaseBadRequest, CoverbaseNotFound, CoverbasePayloadTooLarge
 from connector.coverbase.models import DocumentFields, DocumentUpdate
 from connector.errors import ApiError, ContentMismatch
-from connector.canonical import CanonicalAttachment, canonical_hash
 from connector.files.content import private_spool
 from connector.sync.context import RunContext
 from connector.sync.entities.attachments import (
@@ -48,7 +48,6 @@ from connector.sync.outcomes import (
     UPDATED,
 )
 from connector.sync.payloads import diff, document_payload
-
 
 PREDICT_READ_BYTES = 64 * 1024
 

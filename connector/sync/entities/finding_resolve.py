@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.errors import ApiError
 from connector.canonical import CanonicalIssue, canonical_hash
+from connector.errors import ApiError
+from connector.state import LedgerRow
 from connector.sync.context import RunContext
 from connector.sync.entities.base import Item
 from connector.sync.entities.finding_readback import Target, Verdict, analyse, relink
 from connector.sync.entities.finding_writes import AWAITING, awaiting_reason
 from connector.sync.outcomes import ARCHIVE, CREATE, LINK, OK, PENDING, SKIPPED, TRANSIENT, is_fatal
-from connector.state import LedgerRow
 
 
 def attempt_of(prev: LedgerRow | None) -> dict | None:

@@ -11,12 +11,12 @@ from typing import Any
 from connector.coverbase.errors import CoverbaseAmbiguousWrite
 from connector.coverbase.models import FindingCreate
 from connector.errors import ApiError
+from connector.state import utcnow
 from connector.sync.context import RunContext
 from connector.sync.entities.base import Item, Result, write_log
 from connector.sync.entities.finding_payloads import mutable_changes
 from connector.sync.entities.finding_readback import LOCK_WAIT_SECONDS, Target, analyse, relink
 from connector.sync.outcomes import CREATED, LINK, TRANSIENT, classify, is_fatal
-from connector.state import utcnow
 
 AWAITING = "awaiting confirmation"
 

@@ -18,14 +18,21 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from connector.canonical import CanonicalIssue, canonical_hash
 from connector.coverbase.errors import CoverbaseNotFound
 from connector.coverbase.models import FindingUpdate
 from connector.errors import ApiError
-from connector.canonical import CanonicalIssue, canonical_hash
+from connector.state import LedgerRow
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
-from connector.sync.entities.finding_payloads import MUTABLE, finding_fields, marker, mutable_changes, \
-    not_propagated, title_of
+from connector.sync.entities.finding_payloads import (
+    MUTABLE,
+    finding_fields,
+    marker,
+    mutable_changes,
+    not_propagated,
+    title_of,
+)
 from connector.sync.entities.finding_readback import Target
 from connector.sync.entities.finding_resolve import ResolveAttempts, attempt_of, held_of
 from connector.sync.entities.finding_targets import Placer
@@ -48,7 +55,6 @@ from connector.sync.outcomes import (
     classify,
     is_fatal,
 )
-from connector.state import LedgerRow
 
 DELETED_REASON = ("record no longer in ServiceNow (deleted, or now outside the configured filter or the "
                   "integration user's row ACLs)")

@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
+from connector.canonical import canonical_hash
 from connector.coverbase.errors import CoverbaseAmbiguousWrite, CoverbaseNotFound
 from connector.coverbase.models import Service, ServiceCreate, Vendor
-from connector.canonical import canonical_hash
+from connector.state import utcnow
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.refs import Refs
@@ -30,7 +31,6 @@ from connector.sync.outcomes import (
     UPDATED,
 )
 from connector.sync.payloads import diff, service_payload, service_update
-from connector.state import utcnow
 
 
 def _current(svc: Service) -> dict:

@@ -8,10 +8,10 @@ records that differ only in case or whitespace make one call and share one Cover
 
 from __future__ import annotations
 
-from connector.coverbase.errors import CoverbaseConflict, CoverbaseValidationError
-from connector.coverbase.models import UserCreate
 from connector.canonical import CanonicalAssessment, Snapshot, canonical_hash, email_problem
 from connector.config import ConnectorConfig
+from connector.coverbase.errors import CoverbaseConflict, CoverbaseValidationError
+from connector.coverbase.models import UserCreate
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Follower, Item, Result, write_log
 from connector.sync.entities.repairs import note_repairs

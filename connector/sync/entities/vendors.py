@@ -14,15 +14,25 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from connector.canonical import CanonicalVendor, canonical_hash
 from connector.coverbase.errors import CoverbaseNotFound
 from connector.coverbase.models import VendorCreate
-from connector.canonical import CanonicalVendor, canonical_hash
 from connector.sync.context import RunContext
 from connector.sync.entities.base import EntitySync, Item, Result, write_log
 from connector.sync.entities.refs import Refs
 from connector.sync.outcomes import (
     CREATE,
-    CREATED, INVALID, LINK, LINKED, NOOP, OK, TRANSIENT, UPDATE, UPDATED, classify, is_fatal,
+    CREATED,
+    INVALID,
+    LINK,
+    LINKED,
+    NOOP,
+    OK,
+    TRANSIENT,
+    UPDATE,
+    UPDATED,
+    classify,
+    is_fatal,
 )
 from connector.sync.payloads import contact_payload, diff, vendor_payload, vendor_update
 
