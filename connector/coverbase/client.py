@@ -12,9 +12,8 @@ Retry decisions (contract §1.8, §3 items 5, 8, 11):
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -62,14 +61,14 @@ from connector.coverbase.models import (
 from connector.coverbase.webhooks import Webhook, WebhookCreate, WebhookUpdate
 from connector.deadline import Deadline
 from connector.errors import ConfigError
-from connector.http.gate import RequestGate
 from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
 from connector.http.nocookies import no_cookies
 from connector.http.paginators import OffsetPaginator, paginate
+from connector.http.plumbing import HttpOptions, Plumbing
 from connector.http.requestlog import CallCounter, RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
-from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT, ApiTransport, http_transport, tls_verify
+from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT
 
 DEFAULT_API_URL = "https://api.coverbase.app"
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
@@ -105,58 +104,34 @@ def _is_safe(method: str, idempotency_key: str | None, retry_safe: bool | None) 
 
 
 class CoverbaseClient(FindingsApi):
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = 120.0,
-        rate_limit_per_second: float | None = None,
-        max_concurrency: int = 8,
-        retry: RetrySettings | None = None,
-        request_hook: RequestHook | None = None,
-        ca_bundle: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        deadline: Deadline | None = None,
-        slot_timeout: float = 600.0,
-        adaptive_concurrency: bool = False,
-        initial_concurrency: int | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, api_key: str, **options: Unpack[HttpOptions]) -> None:
         self.base_url = require_safe_base_url(base_url or DEFAULT_API_URL, "COVERBASE_API_URL")
         if not api_key:
             raise ConfigError("COVERBASE_API_KEY is not set")
-        verify = tls_verify(ca_bundle)
-        self.retry = retry or RetrySettings()
-        self.request_hook = request_hook
-        self.calls = CallCounter()
+        self.request_hook: RequestHook | None = options.get("request_hook")
+        self.plumbing = Plumbing(options, name="Coverbase", api="coverbase", default_concurrency=8,
+                                 default_retry=RetrySettings(), hook=lambda: self.request_hook,
+                                 retry_after=retry_after_of)
+        p = self.plumbing
+        self.retry, self.calls, self.gate, self._sleep = p.retry, p.calls, p.gate, p.sleep
         self.storage_calls = CallCounter()  # presigned uploads: not Coverbase API calls
-        self._sleep = sleep
-        self.deadline = deadline or Deadline.never()
-        self.gate = RequestGate(name="Coverbase", rate_limit_per_second=rate_limit_per_second,
-                                max_concurrency=max_concurrency, sleep=sleep, clock=clock, slot_timeout=slot_timeout,
-                                max_pause=self.retry.max_single_wait, deadline=self.deadline,
-                                adaptive=adaptive_concurrency, initial_concurrency=initial_concurrency)
-        self._transport = ApiTransport(
-            transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api="coverbase",
-            calls=self.calls, gate=self.gate, hook=lambda: self.request_hook, retry_after=retry_after_of,
-            default_wait=self.retry.rate_limit_default_wait, deadline=self.deadline)
-        timeouts = httpx.Timeout(timeout, connect=15.0)
         self._http = httpx.Client(
             base_url=self.base_url, headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
-            timeout=timeouts, transport=self._transport, follow_redirects=False, cookies=no_cookies())
+            timeout=p.timeouts, transport=p.transport, follow_redirects=False, cookies=no_cookies())
         # Presigned upload targets must never receive the bearer token, and their URL (a signature
         # in the query) is never logged.
-        self._storage_transport = ApiTransport(
-            transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api="coverbase",
-            calls=self.storage_calls, hook=lambda: self.request_hook, path_label=lambda r: "presigned-upload", deadline=self.deadline)
-        self._plain = httpx.Client(timeout=timeouts, transport=self._storage_transport, cookies=no_cookies(),
+        storage = p.ungated(calls=self.storage_calls, max_connections=p.max_concurrency * 2,
+                            path_label=lambda r: "presigned-upload")
+        self._plain = httpx.Client(timeout=p.timeouts, transport=storage, cookies=no_cookies(),
                                    headers={"User-Agent": USER_AGENT})
+
+    @property
+    def deadline(self) -> Deadline:
+        return self.plumbing.deadline
 
     def set_deadline(self, deadline: Deadline) -> None:
         """Bound every wait of this client by the run's deadline."""
-        self.deadline = self.gate.deadline = self._transport.deadline = self._storage_transport.deadline = deadline
+        self.plumbing.set_deadline(deadline)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -199,7 +174,8 @@ class CoverbaseClient(FindingsApi):
             headers = dict(extra_headers or {})
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
-            content, json_body = None, json
+            content: bytes | Iterator[bytes] | None = None
+            json_body = json
             if isinstance(json, Payload):  # serialized by pydantic-core in one pass, None meaning omit
                 content, json_body = json.model_dump_json(exclude_none=True).encode(), None
                 headers["Content-Type"] = "application/json"

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -69,6 +70,9 @@ class BasicCredentials(httpx.Auth):
     def __repr__(self) -> str:
         return "BasicCredentials(***)"
 
+    def close(self) -> None:
+        """Nothing to release: basic credentials open no connection of their own."""
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -91,9 +95,13 @@ class TokenEndpoint:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     def _once(self, form: dict[str, str]) -> Grant:
         body = {"client_id": self._client_id, "client_secret": self._client_secret, **form}
-        kw = dict(method="POST", path=TOKEN_PATH)
+        kw: dict[str, Any] = {"method": "POST", "path": TOKEN_PATH}
         try:
             resp = self._http.post(TOKEN_PATH, data=body, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
@@ -221,6 +229,14 @@ class OAuthCredentials(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"OAuthCredentials(grant={self.grant}, ***)"
+
+    def close(self) -> None:
+        """Close the token endpoint's connections."""
+        self._endpoint.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._endpoint.closed
 
     def _full_grant(self) -> Grant:
         form = {"grant_type": self.grant}

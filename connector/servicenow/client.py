@@ -16,21 +16,20 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
 from connector.deadline import Deadline
 from connector.errors import ConfigError
-from connector.http.gate import RequestGate
 from connector.http.nocookies import no_cookies
-from connector.http.requestlog import CallCounter, RequestHook
+from connector.http.plumbing import HttpOptions, Plumbing
+from connector.http.requestlog import RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
-from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT, ApiTransport, http_transport, tls_verify
+from connector.http.transport import ATTEMPT, NOT_SENT, USER_AGENT
 from connector.servicenow.auth import Credentials, TokenEndpoint, credentials_from
 from connector.servicenow.errors import (
     ServiceNowAuthError,
@@ -54,64 +53,49 @@ class ServiceNowClient:
         password: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
-        timeout: float = 120.0,
-        max_concurrency: int = 4,
-        rate_limit_per_second: float | None = None,
-        retry: RetrySettings | None = None,
-        request_hook: RequestHook | None = None,
-        ca_bundle: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        deadline: Deadline | None = None,
-        slot_timeout: float = 600.0,
         credentials_hint: str = "SERVICENOW_USERNAME / SERVICENOW_PASSWORD",
+        **options: Unpack[HttpOptions],
     ) -> None:
         self.instance_url = require_safe_base_url(instance_url, "SERVICENOW_INSTANCE_URL")
         self.credentials_hint = credentials_hint  # the settings a 401 points at (the write-back has its own)
-        verify = tls_verify(ca_bundle)
-        self.retry = retry or RetrySettings(max_retries=6, backoff_initial=0.5, backoff_max=30.0, max_total_wait=600.0)
-        self.request_hook = request_hook
-        self.calls = CallCounter()
-        self._sleep = sleep
-        self.deadline = deadline or Deadline.never()
-        self.gate = RequestGate(name="ServiceNow", rate_limit_per_second=rate_limit_per_second,
-                                max_concurrency=max_concurrency, sleep=sleep, clock=clock, slot_timeout=slot_timeout,
-                                max_pause=self.retry.max_single_wait, deadline=self.deadline)
-        self._transport = ApiTransport(
-            transport or http_transport(verify=verify, max_connections=max_concurrency * 2), api=API, calls=self.calls,
-            gate=self.gate, hook=lambda: self.request_hook, retry_after=retry_after_of, default_wait=self.retry.rate_limit_default_wait,
-            deadline=self.deadline)
+        self.request_hook: RequestHook | None = options.get("request_hook")
+        self.plumbing = Plumbing(options, name="ServiceNow", api=API, default_concurrency=4,
+                                 default_retry=RetrySettings(max_retries=6, backoff_initial=0.5, backoff_max=30.0,
+                                                             max_total_wait=600.0),
+                                 hook=lambda: self.request_hook, retry_after=retry_after_of)
+        p = self.plumbing
+        self.retry, self.calls, self.gate, self._sleep = p.retry, p.calls, p.gate, p.sleep
         # The token endpoint: its own connections and no request gate, so busy slots never starve it.
-        self._token_transport = ApiTransport(transport or http_transport(verify=verify, max_connections=2), api=API,
-                                             calls=self.calls, hook=lambda: self.request_hook, deadline=self.deadline)
-        # Longer than ServiceNow's 60 s transaction quota, so the server cancels first and says so.
-        timeouts = httpx.Timeout(timeout, connect=15.0)
+        token_transport = p.ungated(calls=self.calls, max_connections=2)
 
         def token_endpoint(cid: str, secret: str) -> TokenEndpoint:
-            http = httpx.Client(base_url=self.instance_url, timeout=timeouts, transport=self._token_transport,
+            # Longer than ServiceNow's 60 s transaction quota, so the server cancels first and says so.
+            http = httpx.Client(base_url=self.instance_url, timeout=p.timeouts, transport=token_transport,
                                 follow_redirects=False, cookies=no_cookies(), headers={"User-Agent": USER_AGENT})
-            return TokenEndpoint(http, cid, secret, retry=self.retry, sleep=sleep, deadline=lambda: self.deadline)
+            return TokenEndpoint(http, cid, secret, retry=self.retry, sleep=p.sleep, deadline=lambda: self.deadline)
 
         self.credentials: Credentials = credentials_from(token_endpoint, username=username, password=password,
-                                                         client_id=client_id, client_secret=client_secret, clock=clock)
-        self._http = httpx.Client(base_url=self.instance_url, timeout=timeouts, transport=self._transport,
+                                                         client_id=client_id, client_secret=client_secret,
+                                                         clock=p.clock)
+        self._http = httpx.Client(base_url=self.instance_url, timeout=p.timeouts, transport=p.transport,
                                   auth=self.credentials, follow_redirects=False, cookies=no_cookies(),
                                   headers={"Accept": "application/json", "User-Agent": USER_AGENT})
         self.last_server_date: str | None = None
+
+    @property
+    def deadline(self) -> Deadline:
+        return self.plumbing.deadline
 
     def __repr__(self) -> str:
         return f"ServiceNowClient({self.instance_url!r}, {self.credentials!r})"
 
     def set_deadline(self, deadline: Deadline) -> None:
         """Bound every wait of this client by the run's deadline."""
-        self.deadline = self.gate.deadline = self._transport.deadline = self._token_transport.deadline = deadline
+        self.plumbing.set_deadline(deadline)
 
     def close(self) -> None:
         self._http.close()
-        endpoint = getattr(self.credentials, "_endpoint", None)
-        if endpoint is not None:
-            endpoint.close()
+        self.credentials.close()
 
     def __enter__(self) -> ServiceNowClient:
         return self
@@ -146,7 +130,8 @@ class ServiceNowClient:
     def _retrying(self, fn: Callable[[], Any]) -> Any:
         return call_with_retries(fn, self.retry, sleep=self._sleep, deadline=self.deadline)
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None, *, retry_cancels: bool = True) -> dict[str, Any]:
+    def get_json(self, path: str, params: dict[str, Any] | None = None, *,
+                 retry_cancels: bool = True) -> dict[str, Any]:
         """GET a Table/Attachment API path; return the validated JSON body (``{"result": ...}``).
 
         A transaction-quota cancel is retried like any transient answer, unless the caller
