@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from connector.coverbase import uploadable_url
+from connector.coverbase.boms_api import BomsApi
 from connector.coverbase.errors import (
     CoverbaseAmbiguousWrite,
     CoverbaseError,
@@ -37,8 +37,6 @@ from connector.coverbase.models import (
     Assessment,
     AssessmentCreate,
     AuthTest,
-    Bom,
-    BomCreate,
     Document,
     DocumentDownload,
     DocumentFields,
@@ -59,12 +57,11 @@ from connector.coverbase.models import (
     WorkflowRunRequest,
 )
 from connector.coverbase.webhooks import Webhook, WebhookCreate, WebhookUpdate
-from connector.deadline import Deadline
 from connector.errors import ConfigError
-from connector.http.multipart import ByteSource, MultipartBody, iter_source, source_size
+from connector.http.multipart import ByteSource, MultipartBody
 from connector.http.nocookies import no_cookies
 from connector.http.paginators import OffsetPaginator, paginate
-from connector.http.plumbing import HttpOptions, Plumbing
+from connector.http.plumbing import HttpOptions, PlumbedClient, Plumbing
 from connector.http.requestlog import CallCounter, RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
@@ -103,7 +100,7 @@ def _is_safe(method: str, idempotency_key: str | None, retry_safe: bool | None) 
     return method in SAFE_METHODS or idempotency_key is not None
 
 
-class CoverbaseClient(FindingsApi):
+class CoverbaseClient(PlumbedClient, BomsApi, FindingsApi):
     def __init__(self, base_url: str, api_key: str, **options: Unpack[HttpOptions]) -> None:
         self.base_url = require_safe_base_url(base_url or DEFAULT_API_URL, "COVERBASE_API_URL")
         if not api_key:
@@ -125,25 +122,11 @@ class CoverbaseClient(FindingsApi):
         self._plain = httpx.Client(timeout=p.timeouts, transport=storage, cookies=no_cookies(),
                                    headers={"User-Agent": USER_AGENT})
 
-    @property
-    def deadline(self) -> Deadline:
-        return self.plumbing.deadline
-
-    def set_deadline(self, deadline: Deadline) -> None:
-        """Bound every wait of this client by the run's deadline."""
-        self.plumbing.set_deadline(deadline)
-
     # --- plumbing ---------------------------------------------------------------------------
 
     def close(self) -> None:
         self._http.close()
         self._plain.close()
-
-    def __enter__(self) -> CoverbaseClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"CoverbaseClient({self.base_url!r})"
@@ -340,79 +323,6 @@ class CoverbaseClient(FindingsApi):
 
     def document_download(self, document_id: str) -> DocumentDownload:
         return self._call(DocumentDownload, "GET", f"/v1/documents/{_seg(document_id)}/download")
-
-    # --- bills of materials -----------------------------------------------------------------
-
-    def get_upload_target(self, filename: str, content_type: str = "application/json") -> uploadable_url.UploadTarget:
-        resp = self._request("GET", uploadable_url.PATH, params=uploadable_url.query_params(filename, content_type))
-        try:
-            target = uploadable_url.parse(self._json(resp, "GET", uploadable_url.PATH))
-        except ValueError as exc:
-            raise CoverbaseUnexpectedResponse(str(exc), method="GET", path=uploadable_url.PATH) from None
-        require_safe_base_url(target.url, "presigned upload URL")
-        return target
-
-    def put_to_upload_target(self, target: uploadable_url.UploadTarget, source: ByteSource,
-                             *, size: int | None = None) -> None:
-        """Upload to a presigned URL: no bearer token, streamed, retried (PUT is idempotent)."""
-        size = size if size is not None else source_size(source)
-        headers = dict(target.headers)
-        if size is not None:
-            headers["Content-Length"] = str(size)
-
-        path_for_log = "presigned-upload"
-        attempt = 0
-
-        def once() -> None:
-            nonlocal attempt
-            attempt += 1
-            try:
-                resp = self._plain.request(target.method, target.url, content=iter_source(source), headers=headers,
-                                           extensions={ATTEMPT: attempt})
-            except httpx.HTTPError as exc:
-                raise CoverbaseTransportError(type(exc).__name__, sent=not isinstance(exc, NOT_SENT),
-                                              method=target.method, path=path_for_log) from None
-            if not resp.is_success:
-                raise error_from_response(resp, target.method, path_for_log)
-
-        call_with_retries(once, self.retry, sleep=self._sleep, deadline=self.deadline)
-
-    def create_bom(self, payload: BomCreate) -> Bom:
-        """Not idempotent (answers 200): a lost response raises CoverbaseAmbiguousWrite."""
-        return self._call(Bom, "POST", "/v1/bill_of_materials", json=payload, retry_safe=False)
-
-    def latest_bom(self, *, vendor_id: str | None = None, service_id: str | None = None) -> Bom | None:
-        if (vendor_id is None) == (service_id is None):
-            raise ValueError("exactly one of vendor_id and service_id")
-        params = {"vendor_id": vendor_id} if vendor_id else {"service_id": service_id}
-        resp = self._request("GET", "/v1/bill_of_materials/latest", params=params)
-        body = self._json(resp, "GET", "/v1/bill_of_materials/latest")
-        return None if body is None else Bom.model_validate(body)
-
-    def iter_boms(self, *, vendor_id: str | None = None, service_id: str | None = None,
-                  include_archived: bool = False, page_size: int = MAX_PAGE) -> Iterator[Bom]:
-        if (vendor_id is None) == (service_id is None):
-            raise ValueError("exactly one of vendor_id and service_id")
-        params: dict[str, Any] = {"vendor_id": vendor_id} if vendor_id else {"service_id": service_id}
-        if include_archived:
-            params["include_archived"] = "true"
-        return self._paginate(Bom, "/v1/bill_of_materials", params, page_size)
-
-    def get_bom(self, bom_id: str) -> Bom:
-        return self._call(Bom, "GET", f"/v1/bill_of_materials/{_seg(bom_id)}")
-
-    def archive_bom(self, bom_id: str) -> Bom:
-        # Archiving twice is harmless (same end state), so re-sending after a lost response is safe.
-        return self._call(Bom, "POST", f"/v1/bill_of_materials/{_seg(bom_id)}/archive", retry_safe=True)
-
-    def bom_entitled(self, vendor_id: str) -> bool:
-        """Probe the org's BOM entitlement with a read on a vendor known to exist: every BOM
-        route answers 404 while the entitlement is off (contract §2.4)."""
-        try:
-            self._request("GET", "/v1/bill_of_materials", params={"vendor_id": vendor_id, "limit": 1})
-        except CoverbaseNotFound:
-            return False
-        return True
 
     # --- assessments and workflows ----------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypedDict
+from typing import Self, TypedDict
 
 import httpx
 
@@ -93,3 +93,26 @@ class Plumbing:
 
     def _inner(self, max_connections: int) -> httpx.BaseTransport:
         return self._given or http_transport(verify=self.verify, max_connections=max_connections)
+
+
+class PlumbedClient:
+    """What every client built on ``Plumbing`` offers the same way: its deadline, and closing."""
+
+    plumbing: Plumbing
+
+    @property
+    def deadline(self) -> Deadline:
+        return self.plumbing.deadline
+
+    def set_deadline(self, deadline: Deadline) -> None:
+        """Bound every wait of this client by the run's deadline."""
+        self.plumbing.set_deadline(deadline)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

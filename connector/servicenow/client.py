@@ -22,10 +22,9 @@ from typing import Any, Unpack
 
 import httpx
 
-from connector.deadline import Deadline
 from connector.errors import ConfigError
 from connector.http.nocookies import no_cookies
-from connector.http.plumbing import HttpOptions, Plumbing
+from connector.http.plumbing import HttpOptions, PlumbedClient, Plumbing
 from connector.http.requestlog import RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
 from connector.http.safety import require_safe_base_url
@@ -44,7 +43,7 @@ from connector.servicenow.errors import (
 API = "servicenow"
 
 
-class ServiceNowClient:
+class ServiceNowClient(PlumbedClient):
     def __init__(
         self,
         instance_url: str,
@@ -82,26 +81,12 @@ class ServiceNowClient:
                                   headers={"Accept": "application/json", "User-Agent": USER_AGENT})
         self.last_server_date: str | None = None
 
-    @property
-    def deadline(self) -> Deadline:
-        return self.plumbing.deadline
-
     def __repr__(self) -> str:
         return f"ServiceNowClient({self.instance_url!r}, {self.credentials!r})"
-
-    def set_deadline(self, deadline: Deadline) -> None:
-        """Bound every wait of this client by the run's deadline."""
-        self.plumbing.set_deadline(deadline)
 
     def close(self) -> None:
         self._http.close()
         self.credentials.close()
-
-    def __enter__(self) -> ServiceNowClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
     def _send(self, path: str, params: dict[str, Any] | None, *, stream: bool, accept: str,
