@@ -9,7 +9,8 @@ import pytest
 
 from assets.common import push_metadata
 from connector.emulators import sn_sboms
-from connector.state import StateDB, _m001_initial, _m002_request_ids
+from connector.state import StateDB
+from connector.state_schema import m001_initial, m002_request_ids
 from connector.sync.entities.boms import BomsSync
 from tests.bom_files import (
     attach,
@@ -93,7 +94,8 @@ def test_strict_validation_refuses_schema_findings_and_lenient_delivers_them_on_
         mark = h.mark()
         h.run()
         assert h.writes_since(mark) == []  # same bytes, same rules: not judged again
-        h.engine.cfg = h.cfg = h.cfg.model_copy(update={"boms": h.cfg.boms.model_copy(update={"validation": "lenient"})})
+        h.engine.cfg = h.cfg = h.cfg.model_copy(
+            update={"boms": h.cfg.boms.model_copy(update={"validation": "lenient"})})
         h.engine.source.cfg = h.cfg
         h.run()
         for key in (syft, dashless, broken):
@@ -148,7 +150,8 @@ def test_the_verdict_is_read_on_a_later_run_when_the_run_does_not_poll(tmp_path)
         rows = list(h.state.db.query("SELECT * FROM ledger WHERE entity='bom' AND status='ok'"))
         assert rows and {r["parse_status"] for r in rows} == {"pending"}
         h.run()  # one read: Coverbase is still parsing
-        assert {r["parse_status"] for r in h.state.db.query("SELECT * FROM ledger WHERE entity='bom' AND status='ok'")} \
+        assert {r["parse_status"]
+                for r in h.state.db.query("SELECT * FROM ledger WHERE entity='bom' AND status='ok'")} \
             == {"parsing"}
         mark = h.mark()
         h.run()
@@ -191,7 +194,8 @@ def test_a_failed_parse_is_reported_and_kept_not_retried_and_a_new_version_is_up
     report = h.run()
     row = ledger(h, "bom", case.sys_id)
     assert row["status"] == "ok" and row["parse_status"] == "failed" and "without a name" in row["parse_error"]
-    assert any("Coverbase could not parse it" in p.reason for p in report.entities["boms"].warnings if p.key == case.sys_id)
+    assert any("Coverbase could not parse it" in p.reason
+               for p in report.entities["boms"].warnings if p.key == case.sys_id)
     first = row["coverbase_id"]
     mark = h.mark()
     h.run()
@@ -200,7 +204,8 @@ def test_a_failed_parse_is_reported_and_kept_not_retried_and_a_new_version_is_up
     h.sn.emu.blobs[case.sys_id].content = fixed
     import hashlib
 
-    h.sn.emu.update("sys_attachment", case.sys_id, {"size_bytes": str(len(fixed)), "hash": hashlib.sha256(fixed).hexdigest()})
+    h.sn.emu.update("sys_attachment", case.sys_id, {"size_bytes": str(len(fixed)),
+                                                    "hash": hashlib.sha256(fixed).hexdigest()})
     h.run()
     row = ledger(h, "bom", case.sys_id)
     assert row["coverbase_id"] != first and row["parse_status"] == "parsed" and row["parse_error"] is None
@@ -277,8 +282,8 @@ def test_migration_3_adds_the_columns_and_reclassifies_attachments_sniffed_by_th
 
     db = sqlite_utils.Database(sqlite3.connect(str(path)))
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-    _m001_initial(db)
-    _m002_request_ids(db)
+    m001_initial(db)
+    m002_request_ids(db)
     db.execute("INSERT INTO meta VALUES ('schema_version', '2')")
     for key, kind in (("a1", "document"), ("a2", "bom")):
         db.execute("INSERT INTO staging (stream, source, key, record, kind, kind_version, extracted_at) "

@@ -9,7 +9,8 @@ import pytest
 from connector.canonical import canonical_hash, email_problem, normalize_email
 from connector.config import ConnectorConfig, load_config, parse_config
 from connector.errors import ConfigError
-from connector.state import SCHEMA_VERSION, LedgerRow, StateDB, _m001_initial
+from connector.state import SCHEMA_VERSION, LedgerRow, StateDB
+from connector.state_schema import m001_initial
 from connector.sync.payloads import diff
 
 # --- configuration ----------------------------------------------------------------------------
@@ -140,9 +141,10 @@ def test_a_v1_database_is_migrated_forward(tmp_path):
 
     old = sqlite_utils.Database(conn)
     old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-    _m001_initial(old)
+    m001_initial(old)
     old.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    old.execute("INSERT INTO ledger (entity, source, source_key, status, updated_at) VALUES ('vendor','sn','k','ok','t')")
+    old.execute("INSERT INTO ledger (entity, source, source_key, status, updated_at) "
+                "VALUES ('vendor','sn','k','ok','t')")
     conn.commit()
     conn.close()
     db = StateDB(path)
