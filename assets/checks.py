@@ -98,7 +98,8 @@ def no_duplicate_external_ids(coverbase: CoverbaseResource) -> dg.AssetCheckResu
     dups = {k: n for k, n in counts.items() if n > 1}
     return dg.AssetCheckResult(passed=not dups, metadata={"vendors_with_external_id": sum(counts.values()),
                                                           "duplicated_external_ids": len(dups),
-                                                          "examples": dg.MetadataValue.json(dict(list(dups.items())[:20]))})
+                                                          "examples": dg.MetadataValue.json(
+                                                              dict(list(dups.items())[:20]))})
 
 
 asset_checks = [_rejected_share_check(spec.asset) for spec in PUSH] + [vendor_drift, no_duplicate_external_ids]

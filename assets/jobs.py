@@ -25,8 +25,8 @@ from connector.sync.order import ENTITY_NAMES
 sync_all = dg.define_asset_job(
     "sync_all", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor, tags=run_tags(),
     description="Extract ServiceNow into the staging tables and push users, vendors, services, documents, BOMs, "
-                "assessments and findings to Coverbase, with the asset checks. Set resources.sync_options.config.dry_run "
-                "to plan without writing.",
+                "assessments and findings to Coverbase, with the asset checks. Set "
+                "resources.sync_options.config.dry_run to plan without writing.",
 )
 
 # A malformed CONNECTOR_SYNC_CRON must not stop the code location loading: hourly, and every run says so.
@@ -70,7 +70,8 @@ def migrate_op(context: dg.OpExecutionContext, config: MigrateConfig, coverbase:
         with engine_for(context, coverbase, servicenow, ledger, source=source) as engine:
             result = engine.run(run_id=context.run_id, entities=config.entities, full_refresh=config.full_refresh,
                                 mode="migrate_dry_run" if config.dry_run else "migrate",
-                                options=PushOptions(dry_run=config.dry_run, allow_mass_changes=config.allow_mass_changes,
+                                options=PushOptions(dry_run=config.dry_run,
+                                                    allow_mass_changes=config.allow_mass_changes,
                                                     retry_rejected=config.retry_rejected))
     report = result.report
     for name, rep in report.entities.items():

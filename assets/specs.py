@@ -43,7 +43,8 @@ EXTRACT = (
     ExtractSpec("sn_users", ("users",),
                 "ServiceNow `sys_user` rows: the people vendors, engagements and assessments reference."),
     ExtractSpec("sn_vendors", ("vendors", "vendor_types"),
-                "ServiceNow `core_company` rows with `vendor=true` (and the `vendor_type` lookup used by the tag map)."),
+                "ServiceNow `core_company` rows with `vendor=true` "
+                "(and the `vendor_type` lookup used by the tag map)."),
     ExtractSpec("sn_vendor_contacts", ("contacts",),
                 "ServiceNow `vm_vdr_contact` rows: the primary contact of each vendor."),
     ExtractSpec("sn_engagements", ("engagements",),

@@ -103,7 +103,8 @@ def main() -> None:
     c = results["cli"]
     print("\n=== end to end ===")
     print(f"pinned `dagster job execute ... -j sync_all` on {a.dataset} at {a.latency_ms:g} ms: {c['seconds']} s "
-          f"(exit {c['exit']}; {c['seconds_before_run_start']} s before RUN_START; {c['coverbase_calls']} Coverbase calls)")
+          f"(exit {c['exit']}; {c['seconds_before_run_start']} s before RUN_START; "
+          f"{c['coverbase_calls']} Coverbase calls)")
     print(f"naive sequential script: {results['naive']['seconds']} s ({results['naive']['coverbase_calls']} calls)")
     print(f"speed-up, start-up included: {results['speedup']}x (target >= 4x)")
 

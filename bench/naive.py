@@ -40,9 +40,10 @@ def naive_sync(sn_url: str, sn_auth: tuple[str, str], cb_url: str, cb_key: str, 
         rows, offset = [], 0
         while True:
             st.servicenow_calls += 1
-            r = sn.get(f"/api/now/table/{table}", params={"sysparm_query": (query + "^" if query else "") + "ORDERBYsys_id",
-                                                          "sysparm_limit": page, "sysparm_offset": offset,
-                                                          "sysparm_exclude_reference_link": "true"})
+            r = sn.get(f"/api/now/table/{table}",
+                       params={"sysparm_query": (query + "^" if query else "") + "ORDERBYsys_id",
+                               "sysparm_limit": page, "sysparm_offset": offset,
+                               "sysparm_exclude_reference_link": "true"})
             batch = r.json()["result"]
             rows += batch
             if len(batch) < page:
@@ -69,7 +70,8 @@ def naive_sync(sn_url: str, sn_auth: tuple[str, str], cb_url: str, cb_key: str, 
         if items:
             user_ids[email] = items[0]["id"]
         else:
-            r = cbr("POST", "/v1/users", json={"email": email, "first_name": u["first_name"], "last_name": u["last_name"]})
+            r = cbr("POST", "/v1/users", json={"email": email, "first_name": u["first_name"],
+                                               "last_name": u["last_name"]})
             if r.status_code >= 400:
                 return None
             user_ids[email] = r.json()["id"]
@@ -102,7 +104,8 @@ def naive_sync(sn_url: str, sn_auth: tuple[str, str], cb_url: str, cb_key: str, 
             continue
         owners = [i for i in [user_id(e["business_owner"])] if i]
         r = cbr("POST", f"/v1/vendors/{vid}/services", json={"name": e["name"], "description": e["description"],
-                                                              "external_id": e["sys_id"], "relationship_owner_ids": owners})
+                                                              "external_id": e["sys_id"],
+                                                              "relationship_owner_ids": owners})
         service_ids[e["sys_id"]] = r.json()["id"]
         count("services")
     engagements = {e["sys_id"]: e for e in read(ENG)}

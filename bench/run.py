@@ -227,7 +227,8 @@ def rss(cb_url: str, sn_url: str) -> dict:
                        text=True, check=True)
     out["client_upload"] = json.loads(r.stdout.strip().splitlines()[-1])
     att = httpx.post(f"{sn_url}/_emulator/attachments", json={"table_name": "core_company", "table_sys_id": "x" * 32,
-                                                              "file_name": "100mib-evidence.zip", "stream_size": 100 * 1024 * 1024,
+                                                              "file_name": "100mib-evidence.zip",
+                                                              "stream_size": 100 * 1024 * 1024,
                                                               "content_type": "application/zip"}, timeout=120).json()
     r = subprocess.run([PY, "bench/rss.py", "sync", cb_url, fx.DEMO_API_KEY, vid, sn_url, att["sys_id"]], cwd=REPO,
                        capture_output=True, text=True, check=True)
@@ -304,10 +305,12 @@ def main() -> None:
         print(f"| {st['stage']} | {st['requests']} | {st['seconds']} | {st['requests_per_s']} | {st['cpu_seconds']} | "
               f"{st['cpu_ms_per_request']} |")
     if "naive" in results:
-        print(f"naive baseline: {results['naive']['seconds']} s, {results['naive']['coverbase_calls']} Coverbase calls; "
+        print(f"naive baseline: {results['naive']['seconds']} s, "
+              f"{results['naive']['coverbase_calls']} Coverbase calls; "
               f"full sync is {results['speedup_vs_naive']}x faster (target >= 6x)")
     print(f"no-op re-sync: {s['noop_seconds']} s, median of {s['noop_runs_seconds']} "
-          f"({s['noop_share_of_full']:.1%} of the full sync; target < 5%), {s['noop_writes']} writes in all (target 0), "
+          f"({s['noop_share_of_full']:.1%} of the full sync; target < 5%), "
+          f"{s['noop_writes']} writes in all (target 0), "
           f"{s['noop_reads']} Coverbase reads and {s['servicenow_requests_noop']} ServiceNow requests per re-sync")
     print(f"Coverbase calls per created record (BOM flow excluded): {s['calls_per_created_record']} (target <= 1.1)")
     print_rate(results["rate_limit"])

@@ -43,7 +43,8 @@ class TableSpec(Strict):
 
 def _default_tables() -> dict[str, TableSpec]:
     out = {name: TableSpec(**spec) for name, spec in ds.DEFAULT_TABLES.items()}
-    out["templates"] = TableSpec(table="sn_vdr_risk_asmt_assessment_template", fields=["sys_id", "name", "sys_updated_on"],
+    out["templates"] = TableSpec(table="sn_vdr_risk_asmt_assessment_template",
+                                 fields=["sys_id", "name", "sys_updated_on"],
                                  optional=True)
     out["vendor_types"] = TableSpec(table="vendor_type", fields=["sys_id", "name", "sys_updated_on"], optional=True)
     return out

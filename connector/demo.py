@@ -168,7 +168,8 @@ def summary(state: Path, cb_url: str, *, per_status: int = 2) -> None:
     for entity in ORDER:
         ok, linked = counts.get(entity, Counter())["ok"], ops.get(entity, Counter())["link"]
         if ok != held[entity]:
-            why = (f"{linked} of the ok records {'is' if linked == 1 else 'are'} linked to a Coverbase {entity} another "
+            why = (f"{linked} of the ok records {'is' if linked == 1 else 'are'} "
+                   f"linked to a Coverbase {entity} another "
                    "ServiceNow record already created (emails differing only in case or spaces are one person)"
                    if entity == "user" and linked else "see the ledger")
             print(f"  {entity}: ok {ok} but {held[entity]} in Coverbase: {why}.")
@@ -187,7 +188,8 @@ def summary(state: Path, cb_url: str, *, per_status: int = 2) -> None:
 
 READS = {  # Coverbase reads a sync_all run makes when nothing changed at the source, and who makes them
     "/v1/utils/authtest": "preflight_checks: the connectivity check",
-    "/v1/vendors/{vendor_id}": "the drift_against_ledger check reads back a sample of vendors (thresholds.drift_sample)",
+    "/v1/vendors/{vendor_id}": "the drift_against_ledger check reads back a sample of vendors "
+                               "(thresholds.drift_sample)",
     "/v1/vendors": "the no_duplicate_external_ids check lists every vendor",
 }
 

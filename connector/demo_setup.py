@@ -49,7 +49,8 @@ def get_json(url: str) -> dict:
 
 def start_emulators(dataset: str, work: Path, prefix: str = "demo", *, cb_latency_ms: float = 0,
                     sn_latency_ms: float = 0) -> tuple[list[subprocess.Popen], str, str]:
-    cb, cb_url = start_process(["connector.emulators.coverbase", "--host", "127.0.0.1", "--api-key", fixtures.DEMO_API_KEY,
+    cb, cb_url = start_process(["connector.emulators.coverbase", "--host", "127.0.0.1",
+                         "--api-key", fixtures.DEMO_API_KEY,
                          "--latency-ms", str(cb_latency_ms)], work / f"{prefix}-coverbase.log")
     try:
         sn, sn_url = start_process(["connector.emulators.servicenow", "--host", "127.0.0.1", "--dataset", dataset,

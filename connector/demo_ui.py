@@ -90,7 +90,8 @@ def serve(a: argparse.Namespace) -> int:
     url = f"http://127.0.0.1:{port}"
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    procs, cb_url, sn_url = demo.start_emulators(a.dataset, a.work, prefix="demo-ui", cb_latency_ms=a.coverbase_latency_ms,
+    procs, cb_url, sn_url = demo.start_emulators(a.dataset, a.work, prefix="demo-ui",
+                                                 cb_latency_ms=a.coverbase_latency_ms,
                                                  sn_latency_ms=a.servicenow_latency_ms)
     dev: subprocess.Popen | None = None
     try:
@@ -132,7 +133,8 @@ STATUS = "query Status($id: ID!) { runOrError(runId: $id) { ... on Run { status 
 
 def launch(url: str, repo: dict, job: str, run_config: dict | None = None) -> str:
     """Launch ``job`` through the UI's GraphQL API; returns the run id."""
-    answer = _graphql(url, LAUNCH, {"params": {"selector": repo_selector(repo, job), "runConfigData": run_config or {}}})
+    answer = _graphql(url, LAUNCH, {"params": {"selector": repo_selector(repo, job),
+                                               "runConfigData": run_config or {}}})
     result = answer["data"]["launchRun"]
     if result["__typename"] != "LaunchRunSuccess":
         raise RuntimeError(f"launching {job} failed: {result}")

@@ -41,7 +41,8 @@ MAPPING = "The mapping file"
 NEVER_HANGS = "Operations: Never hangs"
 TROUBLESHOOTING = "Troubleshooting"
 
-SECRETS = frozenset({"COVERBASE_API_KEY", "SERVICENOW_PASSWORD", "SERVICENOW_CLIENT_SECRET", "SERVICENOW_WRITE_PASSWORD",
+SECRETS = frozenset({"COVERBASE_API_KEY", "SERVICENOW_PASSWORD", "SERVICENOW_CLIENT_SECRET",
+                     "SERVICENOW_WRITE_PASSWORD",
                      "COVERBASE_WEBHOOK_SECRET", "COVERBASE_WEBHOOK_PREVIOUS_SECRET"})
 KNOWN = (
     "COVERBASE_API_URL", "COVERBASE_API_KEY", "SERVICENOW_INSTANCE_URL", "SERVICENOW_USERNAME", "SERVICENOW_PASSWORD",
@@ -336,8 +337,8 @@ def _scheduling(get, s: Settings, problems: list[Problem]) -> None:
                                     "Set it like '0 * * * *' (hourly) or '*/15 * * * *', or unset it for hourly"))
     enabled = get("CONNECTOR_SCHEDULE_ENABLED")
     if enabled and enabled not in ("0", "1"):
-        problems.append(Problem("CONNECTOR_SCHEDULE_ENABLED", f"{enabled!r} is neither 1 nor 0 (the schedule would stay "
-                                "stopped)", "Set it to 1 to start the schedule, or unset it"))
+        problems.append(Problem("CONNECTOR_SCHEDULE_ENABLED", f"{enabled!r} is neither 1 nor 0 (the schedule "
+                                "would stay stopped)", "Set it to 1 to start the schedule, or unset it"))
     s.schedule_enabled = enabled == "1"
     start = get("CONNECTOR_PARTITIONS_START")
     if start:

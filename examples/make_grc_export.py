@@ -71,7 +71,8 @@ def main(out: Path) -> None:
                 doc = "documents/globex-payroll-dpa.docx"
                 (out / doc).write_bytes(b"PK\x03\x04" + b"DPA signed 2026" * 30)
             services.append({"id": sid, "vendor_id": vid, "name": SERVICES[(i + k) % len(SERVICES)],
-                             "description": f"{SERVICES[(i + k) % len(SERVICES)]} for the group", "owners": owners.split(";")[0],
+                             "description": f"{SERVICES[(i + k) % len(SERVICES)]} for the group",
+                             "owners": owners.split(";")[0],
                              "documents": doc})
         if i % 2 == 0:
             assessments.append({"id": f"A-{2001 + i}", "vendor_id": vid, "service_id": f"S-{1001 + i}-1",

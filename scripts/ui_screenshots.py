@@ -151,13 +151,14 @@ def main() -> int:
         sync = demo_ui.launch(url, repo, "sync_all")
         print("sync_all:", demo_ui.wait_for_run(url, sync, 600))
         answer = demo_ui._graphql(url, BACKFILL, {"params": {
-            "assetSelection": [{"path": [k]} for k in ASSETS], "partitionNames": ["2026-10-03", "2026-10-04",
-                                                                                   "2026-10-05"], "fromFailure": False}})
+            "assetSelection": [{"path": [k]} for k in ASSETS],
+            "partitionNames": ["2026-10-03", "2026-10-04", "2026-10-05"], "fromFailure": False}})
         backfill = answer["data"]["launchPartitionBackfill"]
         print("backfill:", backfill)
         give_up = time.monotonic() + 600
         while time.monotonic() < give_up:
-            info = demo_ui._graphql(url, BACKFILL_RUNS, {"id": backfill["backfillId"]})["data"]["partitionBackfillOrError"]
+            info = demo_ui._graphql(url, BACKFILL_RUNS,
+                                    {"id": backfill["backfillId"]})["data"]["partitionBackfillOrError"]
             if info["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
                 break
             time.sleep(2)

@@ -43,7 +43,8 @@ def syft_spdx(seed: int = 1, packages: int = 3) -> bytes:
     rng = random.Random(seed)
     doc = {"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
            "name": "alpine-3.16", "documentNamespace": f"https://anchore.com/syft/image/alpine-3.16-{uuid.UUID(int=rng.getrandbits(128))}",
-           "creationInfo": {"licenseListVersion": "3.18", "creators": ["Organization: Anchore, Inc", "Tool: syft-0.59.0"],
+           "creationInfo": {"licenseListVersion": "3.18",
+                            "creators": ["Organization: Anchore, Inc", "Tool: syft-0.59.0"],
                             "created": "2022-10-15T14:03:51.503859Z"},
            "packages": _packages(rng, packages)}
     return json.dumps(doc, indent=1).encode()
@@ -55,7 +56,8 @@ def dashless_cyclonedx(seed: int = 1, components: int = 3) -> bytes:
     rng = random.Random(seed)
     comps = [{"type": "library", "name": f"lib{i}", "version": "1.0.0", "purl": f"pkg:pypi/lib{i}@1.0.0",
               "bom-ref": f"pkg:pypi/lib{i}@1.0.0"} for i in range(components)]
-    doc = {"bomFormat": "CycloneDX", "specVersion": "1.5", "serialNumber": f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128)).hex}",
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.5",
+           "serialNumber": f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128)).hex}",
            "version": 1, "metadata": {"timestamp": "2024-03-01T10:11:12Z",
                                       "component": {"type": "application", "name": "acme-portal", "version": "2.0"}},
            "components": comps}

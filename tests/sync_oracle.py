@@ -180,7 +180,8 @@ def assert_findings(h, exp: Expected, *, status_map: dict[str, str] | None = Non
     live = [f for f in st["findings"] if not f["is_archived"] and issue_of(f)]
     made = Counter(issue_of(f) for f in live)
     assert not [k for k, n in made.items() if n > 1], "duplicate findings"
-    assert set(made) == set(exp.findings), (sorted(set(made) - set(exp.findings)), sorted(set(exp.findings) - set(made)))
+    assert set(made) == set(exp.findings), (sorted(set(made) - set(exp.findings)),
+                                            sorted(set(exp.findings) - set(made)))
     for f in live:
         key = issue_of(f)
         title, kind, target, due = exp.findings[key]

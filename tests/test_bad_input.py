@@ -58,7 +58,8 @@ BAD_CONFIGS = [
     ("table without cursor fields", "source:\n  tables:\n    vendors: {table: core_company, fields: [sys_id, name]}\n",
      "sys_updated_on"),
     ("binary file", b"\xff\xfe\x00garbage", "not UTF-8"),
-    ("unknown BOM validation mode", "boms:\n  validation: strcit\n", "boms.validation: Input should be 'strict' or 'lenient'"),
+    ("unknown BOM validation mode", "boms:\n  validation: strcit\n",
+     "boms.validation: Input should be 'strict' or 'lenient'"),
 ]
 
 
@@ -139,13 +140,15 @@ def test_a_key_revoked_between_entities_fails_the_push_with_the_reason(harness):
 
 def test_a_vendor_deleted_in_coverbase_by_hand_is_recreated_and_reported(harness):
     harness.run()
-    vid = next(r["source_key"] for r in harness.state.db.query("SELECT * FROM ledger WHERE entity='vendor' AND status='ok'"))
+    vid = next(r["source_key"]
+               for r in harness.state.db.query("SELECT * FROM ledger WHERE entity='vendor' AND status='ok'"))
     old = harness.state.ledger_row("vendor", "servicenow", vid).coverbase_id
     httpx.delete(f"{harness.cb.url}/_emulator/vendors/{old}")
     harness.sn.emu.update("core_company", vid, {"website": "https://changed.example"})
     report = harness.run()
     row = harness.state.ledger_row("vendor", "servicenow", vid)
-    assert row.coverbase_id != old and f"vendor {old} no longer exists in Coverbase (deleted by hand?)" in row.error_message
+    assert (row.coverbase_id != old
+            and f"vendor {old} no longer exists in Coverbase (deleted by hand?)" in row.error_message)
     assert report.entities["vendors"].outcomes["created"] == 1
 
 
@@ -156,7 +159,8 @@ def test_a_vendor_deleted_by_hand_is_flagged_by_the_drift_check(harness, tmp_pat
     from assets.resources import CoverbaseResource, LedgerResource
 
     harness.run()
-    old = next(r["coverbase_id"] for r in harness.state.db.query("SELECT * FROM ledger WHERE entity='vendor' AND status='ok'"))
+    old = next(r["coverbase_id"]
+               for r in harness.state.db.query("SELECT * FROM ledger WHERE entity='vendor' AND status='ok'"))
     httpx.delete(f"{harness.cb.url}/_emulator/vendors/{old}")
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text("thresholds:\n  drift_sample: 1000\n")  # every vendor, so the deleted one is read back

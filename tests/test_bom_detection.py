@@ -31,7 +31,8 @@ def test_every_corpus_file_is_detected_with_the_format_version_and_count_of_expe
         raw = (root / rel).read_bytes()
         facts = detect_bytes(raw)
         assert facts.is_bom, f"{rel}: {facts.problem}"
-        assert (facts.format, facts.encoding, facts.spec_version) == (e["format"], e["encoding"], e["spec_version"]), rel
+        assert (facts.format, facts.encoding, facts.spec_version) == (e["format"], e["encoding"],
+                                                                      e["spec_version"]), rel
         if e["components"] is not None:
             assert facts.components == e["components"], rel
         assert detect_bytes(raw, full=False).format == e["format"], f"{rel}: the probe disagrees"
@@ -79,7 +80,8 @@ def test_tolerated_variants_are_still_boms():
     assert detect_bytes(b'{"bomFormat": "cyclonedx", "specVersion": "1.6"}').format == "cyclonedx"
     assert detect_bytes("\ufeff".encode() + syft_spdx()).format == "spdx"  # UTF-8 byte order mark
     assert detect_bytes(syft_spdx().decode().encode("utf-16")).format == "spdx"  # a PowerShell redirect
-    spdx3 = detect_bytes(json.dumps({"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "@graph": []}).encode())
+    spdx3 = detect_bytes(json.dumps({"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",
+                                     "@graph": []}).encode())
     assert spdx3.format == "spdx" and spdx3.spec_version == "SPDX-3.0.1"
 
 

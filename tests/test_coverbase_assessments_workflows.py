@@ -37,7 +37,8 @@ def test_full_create_links_services_assignee_and_supporting_documents(coverbase,
     u = cb.create_or_get_user(UserCreate(email="assessor@acme.example")).user
     d = cb.upload_document(DocumentFields(vendor_id=v.id), filename="soc2.pdf", source=io.BytesIO(b"%PDF"))
     cs = next(iter(CONTROL_SETS))
-    a = cb.create_assessment(AssessmentCreate(vendor_id=v.id, control_set_ids=[cs], service_ids=[s.id], assignee_id=u.id,
+    a = cb.create_assessment(AssessmentCreate(vendor_id=v.id, control_set_ids=[cs], service_ids=[s.id],
+                                              assignee_id=u.id,
                                               name="Annual review", supporting_document_ids=[d.id]),
                              idempotency_key="sn:a2")
     assert (a.service_ids, a.assignee_id, a.name) == ([s.id], u.id, "Annual review")
@@ -75,7 +76,8 @@ def test_unknown_workflow_is_404_workflow_not_found(cb, vendor):
 
 def test_trigger_workflow_starts_a_run(cb, vendor):
     v, _ = vendor
-    a = cb.create_assessment(AssessmentCreate(vendor_id=v.id, control_set_ids=[], trigger_workflow="annual-reassessment-flow"),
+    a = cb.create_assessment(AssessmentCreate(vendor_id=v.id, control_set_ids=[],
+                                              trigger_workflow="annual-reassessment-flow"),
                              idempotency_key="k")
     assert a.workflow_run_id.startswith("cbwr_")
     assert cb.get_assessment(a.id).workflow_run_id is None  # GET omits it

@@ -127,8 +127,10 @@ def test_archive_makes_the_previous_upload_the_applied_one(cb, vendor):
 def test_spdx_is_parsed(cb, vendor):
     v, _ = vendor
     spdx = {"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "acme", "dataLicense": "CC0-1.0",
-            "documentNamespace": "https://acme.example/spdx/1", "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: x"]},
-            "packages": [{"SPDXID": "SPDXRef-1", "name": "openssl", "versionInfo": "3.0.13", "downloadLocation": "NOASSERTION"}]}
+            "documentNamespace": "https://acme.example/spdx/1",
+            "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: x"]},
+            "packages": [{"SPDXID": "SPDXRef-1", "name": "openssl", "versionInfo": "3.0.13",
+                          "downloadLocation": "NOASSERTION"}]}
     upload(cb, v, json.dumps(spdx).encode())
     cb.latest_bom(vendor_id=v.id)  # parsing
     latest = cb.latest_bom(vendor_id=v.id)

@@ -95,8 +95,10 @@ def test_exactly_100_mib_is_accepted(cb, vendor):
 
 def test_upload_with_the_same_idempotency_key_is_replayed(coverbase, cb, vendor):
     v, *_ = vendor
-    a = cb.upload_document(DocumentFields(vendor_id=v.id), filename="a.pdf", source=io.BytesIO(b"1"), idempotency_key="att1")
-    b = cb.upload_document(DocumentFields(vendor_id=v.id), filename="a.pdf", source=io.BytesIO(b"1"), idempotency_key="att1")
+    a = cb.upload_document(DocumentFields(vendor_id=v.id), filename="a.pdf", source=io.BytesIO(b"1"),
+                           idempotency_key="att1")
+    b = cb.upload_document(DocumentFields(vendor_id=v.id), filename="a.pdf", source=io.BytesIO(b"1"),
+                           idempotency_key="att1")
     assert a.id == b.id and len(coverbase.state()["documents"]) == 1
 
 
@@ -110,7 +112,8 @@ def test_list_uses_the_data_envelope_and_filters(cb, vendor):
 
 def test_patch_replaces_links_and_delete_archives(cb, vendor):
     v, s1, s2 = vendor
-    d = cb.upload_document(DocumentFields(vendor_id=v.id, service_ids=[s1.id]), filename="a.pdf", source=io.BytesIO(b"1"))
+    d = cb.upload_document(DocumentFields(vendor_id=v.id, service_ids=[s1.id]), filename="a.pdf",
+                           source=io.BytesIO(b"1"))
     assert cb.update_document(d.id, DocumentUpdate(service_ids=[s2.id])).service_ids == [s2.id]
     archived = cb.archive_document(d.id)
     assert archived.is_archived and archived.archived_at

@@ -84,7 +84,8 @@ def test_another_orgs_vendor_is_400_and_its_findings_are_404(coverbase, cb, vend
     foreign = {"Authorization": "Bearer ak_test_foreign_org"}
     with coverbase.admin() as http:
         assert http.get(f"/v1/findings/{f.id}", headers=foreign).json()["detail"]["code"] == "finding_not_found"
-        assert http.post("/v1/findings", headers=foreign, json={"title": "x", "vendor_id": vendor.id}).status_code == 400
+        assert http.post("/v1/findings", headers=foreign,
+                         json={"title": "x", "vendor_id": vendor.id}).status_code == 400
         assert http.get("/v1/findings", headers=foreign, params={"vendor_id": vendor.id}).json()["total"] == 0
 
 

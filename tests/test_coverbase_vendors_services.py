@@ -25,7 +25,8 @@ def make_vendor(cb, key="k1", **kw):
 
 
 def test_create_vendor_returns_the_full_object(cb):
-    v = make_vendor(cb, website="https://acme.example", primary_contact=PrimaryContact(email="c@acme.example", name="C"))
+    v = make_vendor(cb, website="https://acme.example",
+                    primary_contact=PrimaryContact(email="c@acme.example", name="C"))
     assert v.id.startswith("cbvndr_") and v.external_id == "sn1" and v.services == [] and v.tier is None
     assert v.primary_contact.email == "c@acme.example"
 

@@ -17,7 +17,8 @@ def env(tmp_path):
     def resources(**options):
         return {
             "coverbase": CoverbaseResource(api_url=cb.url, api_key=cb.api_key),
-            "servicenow": ServiceNowResource(instance_url=sn.url, username=fx.DEMO_SN_USER, password=fx.DEMO_SN_PASSWORD),
+            "servicenow": ServiceNowResource(instance_url=sn.url, username=fx.DEMO_SN_USER,
+                                             password=fx.DEMO_SN_PASSWORD),
             "ledger": LedgerResource(state_db=str(tmp_path / "state.db")),
             "sync_options": SyncOptionsResource(**options),
         }
@@ -131,7 +132,8 @@ def test_bad_coverbase_key_fails_fast_with_a_clear_message(env):
 def test_a_misspelt_field_in_the_mapping_file_fails_the_preflight(env, tmp_path):
     cb, sn, resources = env
     cfg = tmp_path / "mapping.yaml"
-    cfg.write_text("source:\n  tables:\n    users:\n      table: sys_user\n      fields: [sys_id, emial, sys_updated_on]\n")
+    cfg.write_text("source:\n  tables:\n    users:\n      table: sys_user\n"
+                   "      fields: [sys_id, emial, sys_updated_on]\n")
     r = resources()
     r["ledger"] = LedgerResource(state_db=str(tmp_path / "s.db"), config_path=str(cfg))
     result = build_definitions(r).resolve_job_def("sync_all").execute_in_process(

@@ -65,7 +65,8 @@ def test_the_ui_demo_serves_a_live_sync_and_ctrl_c_stops_everything(tmp_path):
         emulators = _wait_for(q, r"^Coverbase emulator (\S+)\s+ServiceNow emulator (\S+)", 10, seen)
         _wait_for(q, r"^Ctrl-C stops the UI and both emulators\.$", 10, seen)
         text = "\n".join(seen)
-        for what in ("Materialize sync_all", "3-day backfill", "migrate as a dry run", "rejected record and its reason"):
+        for what in ("Materialize sync_all", "3-day backfill", "migrate as a dry run",
+                     "rejected record and its reason"):
             assert what in text
         repo = demo_ui.wait_ready(url, proc)
         run_id = demo_ui.launch(url, repo, "sync_all")

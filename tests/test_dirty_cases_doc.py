@@ -5,7 +5,8 @@ from connector.emulators.dirty_cases_doc import render
 
 def test_the_dirty_case_table_in_docs_is_current():
     doc = Path(__file__).resolve().parents[1] / "docs" / "dirty-cases.md"
-    assert doc.read_text() == render(), "regenerate: python -m connector.emulators.dirty_cases_doc > docs/dirty-cases.md"
+    assert doc.read_text() == render(), ("regenerate: python -m connector.emulators.dirty_cases_doc "
+                                         "> docs/dirty-cases.md")
 
 
 def test_both_datasets_carry_every_dirty_case():

@@ -81,7 +81,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_emulator_module_is_over_400_lines():
-    long = {p.name: n for p in _modules().values() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {p.name: n for p in _modules().values()
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, f"split these by responsibility (limit {MAX_LINES} lines): {long}"
 
 

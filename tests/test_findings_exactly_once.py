@@ -262,7 +262,8 @@ def test_random_faults_and_strangers_never_duplicate_and_converge(tmp_path, seed
     rng = random.Random(seed)
     text = rng.random() < 0.5
     h = Harness(tmp_path, cb_faults={"seed": seed, "path_filter": "^/v1/findings", "rate_ambiguous": 0.4,
-                                     "rate_5xx": 0.15, "rate_429": 0.1, "retry_after": 0.001, "ambiguous_mode": "mixed"})
+                                     "rate_5xx": 0.15, "rate_429": 0.1, "retry_after": 0.001,
+                                     "ambiguous_mode": "mixed"})
     try:
         h.cb.emu.store.finding_rules.include_text = text
         h.run(entities=["users", "vendors", "services", "documents", "boms", "assessments"])

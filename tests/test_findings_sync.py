@@ -97,7 +97,8 @@ def test_an_issue_with_no_vendor_engagement_or_assessment_is_invalid_with_the_re
     h, report = synced
     key = case(h, "issue with no vendor, engagement or assessment")
     row = ledger(h, key)
-    assert row.status == "invalid" and row.error_message == "no vendor: the issue names no vendor, engagement or assessment"
+    assert (row.status == "invalid"
+            and row.error_message == "no vendor: the issue names no vendor, engagement or assessment")
     assert any(p.key == key and "no vendor" in p.reason for p in report.entities["findings"].problems)
 
 

@@ -34,7 +34,8 @@ def _mock_instance(*, lifetime: int = 1800, token_status: int = 200, valid=None)
                 grants.append(form["grant_type"])
                 n = len(grants)
             if token_status != 200:
-                return httpx.Response(token_status, json={"error": "server_error", "error_description": "access_denied"})
+                return httpx.Response(token_status, json={"error": "server_error",
+                                                          "error_description": "access_denied"})
             return httpx.Response(200, json={"access_token": f"tok-{n}", "expires_in": lifetime,
                                              "token_type": "Bearer", "scope": "useraccount"})
         token = request.headers.get("authorization", "").removeprefix("Bearer ")

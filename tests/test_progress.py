@@ -176,7 +176,8 @@ def test_a_runs_dagster_log_has_progress_lines_for_extraction_and_each_push(tmp_
         sn.server.stop()
     reading = {step: [m for m in msgs if m.startswith("reading ")] for step, msgs in by_step.items()}
     for step in ("sn_users", "sn_vendors", "sn_vendor_contacts", "sn_engagements", "sn_assessments", "sn_attachments"):
-        assert any(re.search(r"\d+ / \d+ records read \(\d+%\), [\d.,]+ records/s, ETA", m) for m in reading[step]), step
+        assert any(re.search(r"\d+ / \d+ records read \(\d+%\), [\d.,]+ records/s, ETA", m)
+                   for m in reading[step]), step
         assert any(re.search(r": read \d+ records in .+, \d+ errors?$", m) for m in reading[step]), step
     for entity in ("users", "vendors", "services", "documents", "boms", "assessments"):
         msgs = [m for m in by_step[f"coverbase_{entity}"] if m.startswith(f"writing {entity}:")]

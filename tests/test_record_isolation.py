@@ -54,7 +54,8 @@ def test_a_value_too_long_for_coverbase_is_that_vendors_rejection_and_its_childr
                     if r["vendor"] == vendor["sys_id"] and r["name"].strip()]
         for e in children:
             s = _row(h, "service", e["sys_id"])
-            assert s["status"] == "deferred" and vendor["sys_id"] in s["error_message"] and "rejected" in s["error_message"]
+            assert (s["status"] == "deferred" and vendor["sys_id"] in s["error_message"]
+                    and "rejected" in s["error_message"])
     finally:
         h.close()
 

@@ -36,7 +36,8 @@ def test_every_corpus_sbom_is_delivered_as_a_bom_with_its_format_version_and_com
             if e["components"] is not None:
                 assert row["component_count"] == e["components"], rel
             bom = boms[sha]
-            assert bom["vendor_id"] == ledger(h, "vendor", vendor_key)["coverbase_id"] and bom["id"] == row["coverbase_id"]
+            assert (bom["vendor_id"] == ledger(h, "vendor", vendor_key)["coverbase_id"]
+                    and bom["id"] == row["coverbase_id"])
             if e["encoding"] == "json":  # Coverbase parses CycloneDX and SPDX JSON ...
                 assert (bom["parse_status"], bom["format"], bom["spec_version"]) == ("parsed", e["format"],
                                                                                   e["spec_version"]), rel

@@ -19,7 +19,8 @@ def http(servicenow):
 def test_wrong_credentials_get_the_servicenow_401_body(servicenow):
     r = httpx.get(f"{servicenow.url}/api/now/table/core_company", auth=("x", "y"))
     assert r.status_code == 401
-    assert r.json() == {"error": {"message": "User Not Authenticated", "detail": "Required to provide Auth information"},
+    assert r.json() == {"error": {"message": "User Not Authenticated",
+                                  "detail": "Required to provide Auth information"},
                         "status": "failure"}
 
 
@@ -40,13 +41,15 @@ def test_v1_answers_404_on_no_match_where_v2_answers_an_empty_list(http):
 
 
 def test_every_raw_value_is_a_string(http):
-    rows = http.get("/api/now/table/core_company", params={"sysparm_limit": 5, "sysparm_exclude_reference_link": "true"}).json()["result"]
+    rows = http.get("/api/now/table/core_company",
+                    params={"sysparm_limit": 5, "sysparm_exclude_reference_link": "true"}).json()["result"]
     assert all(isinstance(v, str) for r in rows for v in r.values())
 
 
 @pytest.mark.parametrize("dv,excl,expected_keys", [
     ("false", "false", {"link", "value"}), ("false", "true", None), ("true", "false", {"display_value", "link"}),
-    ("true", "true", None), ("all", "false", {"display_value", "link", "value"}), ("all", "true", {"display_value", "value"}),
+    ("true", "true", None), ("all", "false", {"display_value", "link", "value"}),
+    ("all", "true", {"display_value", "value"}),
 ])
 def test_reference_field_shapes(http, dv, excl, expected_keys):
     row = http.get("/api/now/table/core_company", params={
@@ -85,7 +88,8 @@ def test_no_count_and_suppress_pagination_remove_the_headers(http):
 
 
 def test_order_is_unstable_without_orderby(http):
-    orders = {tuple(r["sys_id"] for r in http.get("/api/now/table/sys_user", params={"sysparm_fields": "sys_id"}).json()["result"])
+    orders = {tuple(r["sys_id"] for r in http.get("/api/now/table/sys_user",
+                                                  params={"sysparm_fields": "sys_id"}).json()["result"])
               for _ in range(3)}
     assert len(orders) > 1
 
@@ -113,7 +117,8 @@ def test_unknown_query_field_can_return_no_rows_instead(servicenow, http):
 
 
 def test_unknown_sysparm_fields_are_ignored(http):
-    row = http.get("/api/now/table/core_company", params={"sysparm_limit": 1, "sysparm_fields": "name,nmae"}).json()["result"][0]
+    row = http.get("/api/now/table/core_company",
+                   params={"sysparm_limit": 1, "sysparm_fields": "name,nmae"}).json()["result"][0]
     assert set(row) == {"name"}
 
 
@@ -130,7 +135,8 @@ def test_parent_table_query_returns_subclass_rows(http):
 
 
 def test_schema_tables_describe_the_columns(http):
-    rows = http.get("/api/now/table/sys_dictionary", params={"sysparm_query": "name=core_company^element=vendor_manager"}).json()["result"]
+    rows = http.get("/api/now/table/sys_dictionary",
+                    params={"sysparm_query": "name=core_company^element=vendor_manager"}).json()["result"]
     assert rows[0]["internal_type"] == "glide_list" and rows[0]["reference"] == "sys_user"
     dbo = http.get("/api/now/table/sys_db_object", params={"sysparm_query": "name=vm_vdr_contact"}).json()["result"][0]
     assert dbo["super_class"]
@@ -189,8 +195,10 @@ def test_truncated_200_ends_with_the_cancel_error(servicenow, http):
 
 def test_quota_budget_cancels_big_pages_only(servicenow, http):
     servicenow.emu.set_faults({"quota_budget": 99, "quota_mode": "500"})
-    assert http.get("/api/now/table/core_company", params={"sysparm_limit": 50, "sysparm_fields": "sys_id,name"}).status_code == 500
-    assert http.get("/api/now/table/core_company", params={"sysparm_limit": 40, "sysparm_fields": "sys_id,name"}).status_code == 200
+    assert http.get("/api/now/table/core_company",
+                    params={"sysparm_limit": 50, "sysparm_fields": "sys_id,name"}).status_code == 500
+    assert http.get("/api/now/table/core_company",
+                    params={"sysparm_limit": 40, "sysparm_fields": "sys_id,name"}).status_code == 200
 
 
 def test_a_second_concurrent_request_on_one_session_gets_202(servicenow):

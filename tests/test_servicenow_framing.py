@@ -38,7 +38,8 @@ def test_a_body_cut_mid_json_that_ends_in_the_cancel_error_is_a_quota_cancel():
 
 
 def test_the_kb_shape_error_next_to_a_partial_result_is_a_quota_cancel():
-    body = b'{"result":[{"sys_id":"a"}],"error":{"message":"' + CANCELLED.encode() + b'","detail":null},"status":"failure"}'
+    body = (b'{"result":[{"sys_id":"a"}],"error":{"message":"' + CANCELLED.encode()
+            + b'","detail":null},"status":"failure"}')
     with pytest.raises(ServiceNowQuotaCancelled):
         validate_body(_resp(body), "GET", PATH)
 

@@ -166,4 +166,5 @@ def test_schema_validation_names_a_misspelt_field_and_suggests(sn):
 
 
 def test_fields_in_query():
-    assert fields_in_query("vendor=true^stateIN1,2^ORnameLIKEx^NQactive!=false") == {"vendor", "state", "name", "active"}
+    assert (fields_in_query("vendor=true^stateIN1,2^ORnameLIKEx^NQactive!=false")
+            == {"vendor", "state", "name", "active"})

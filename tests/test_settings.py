@@ -161,7 +161,8 @@ def test_start_of_run_failures_are_labelled_by_what_they_are():
     refused = coverbase_failure(CoverbaseAuthError("Invalid or expired API key.", status=401, method="GET",
                                                    path="/v1/utils/authtest"))
     assert refused.startswith("Coverbase refused the API key: ") and "COVERBASE_API_KEY" in refused
-    down = coverbase_failure(CoverbaseTransportError("ConnectError", sent=False, method="GET", path="/v1/utils/authtest"),
+    down = coverbase_failure(CoverbaseTransportError("ConnectError", sent=False, method="GET",
+                                                     path="/v1/utils/authtest"),
                              "https://api.coverbase.app")
     assert down.startswith("Coverbase is unreachable at https://api.coverbase.app: ")
     acl = servicenow_failure(ServiceNowPermissionDenied("User Not Authorized", status=403, method="GET",
@@ -178,7 +179,8 @@ def test_the_optional_write_back_settings_are_checked_when_set():
            "DAGSTER_HOME": "/tmp"}
     _, problems = check(env)
     by_var = {p.variable: p for p in problems}
-    assert {"SERVICENOW_WRITE_PASSWORD", "COVERBASE_WEBHOOK_SECRET", "CONNECTOR_OUTCOMES_SENSOR_INTERVAL"} <= set(by_var)
+    assert {"SERVICENOW_WRITE_PASSWORD", "COVERBASE_WEBHOOK_SECRET",
+            "CONNECTOR_OUTCOMES_SENSOR_INTERVAL"} <= set(by_var)
     assert "short-secret" not in " ".join(p.line() for p in problems)
     assert all(by_var[v].section == "Write-back: assessment outcomes into ServiceNow"
                for v in ("SERVICENOW_WRITE_PASSWORD", "COVERBASE_WEBHOOK_SECRET"))

@@ -93,7 +93,8 @@ def test_a_vendor_whose_ledger_row_was_rewritten_this_run_still_gets_its_service
     eng_key, vendor_key = next(iter(expected(harness.sn.emu.ds).services.items()))
     vid = cb_vendor(harness, vendor_key)["id"]
     harness.cb_client.create_service(vid, __import__("connector.coverbase.models", fromlist=["ServiceCreate"])
-                                     .ServiceCreate(name="Created by a run whose ledger row was lost", external_id=eng_key))
+                                     .ServiceCreate(name="Created by a run whose ledger row was lost",
+                                                    external_id=eng_key))
     harness.state.db.execute("UPDATE ledger SET error_message = 'an older note' WHERE entity = 'vendor' "
                              "AND source_key = ?", [vendor_key])
     harness.run()
@@ -133,14 +134,16 @@ def test_changed_attachment_content_uploads_once_and_archives_the_old_document(h
     old = ledger(harness, "document", key).coverbase_id
     content = b"%PDF-1.7 a new version of the evidence"
     harness.sn.emu.blobs[key].content = content
-    harness.sn.emu.update("sys_attachment", key, {"size_bytes": str(len(content)), "hash": hashlib.sha256(content).hexdigest()})
+    harness.sn.emu.update("sys_attachment", key, {"size_bytes": str(len(content)),
+                                                  "hash": hashlib.sha256(content).hexdigest()})
     mark = harness.mark()
     report = harness.run()
     writes = [(w["method"], w["path"]) for w in harness.writes_since(mark)]
     assert writes == [("POST", "/v1/documents"), ("DELETE", f"/v1/documents/{old}")]
     assert report.entities["documents"].outcomes["updated"] == 1
     docs = {d["id"]: d for d in harness.cb_state()["documents"]}
-    assert docs[old]["is_archived"] and docs[ledger(harness, "document", key).coverbase_id]["sha256"] == hashlib.sha256(content).hexdigest()
+    assert (docs[old]["is_archived"]
+            and docs[ledger(harness, "document", key).coverbase_id]["sha256"] == hashlib.sha256(content).hexdigest())
 
 
 def test_same_content_with_a_new_timestamp_is_not_uploaded_again(harness):
@@ -202,7 +205,8 @@ def test_assessment_deleted_before_it_was_assessed_is_skipped_with_the_reason(ha
     harness.run()
     assert harness.writes_since(mark) == []
     row = ledger(harness, "assessment", key)
-    assert row.status == "skipped" and "no longer in ServiceNow" in row.error_message and "never assessed" in row.error_message
+    assert (row.status == "skipped" and "no longer in ServiceNow" in row.error_message
+            and "never assessed" in row.error_message)
 
 
 def test_a_person_deactivated_in_servicenow_is_dropped_from_owners_and_left_to_the_idp(harness):
@@ -211,14 +215,16 @@ def test_a_person_deactivated_in_servicenow_is_dropped_from_owners_and_left_to_t
     vkey, ukey = next((k, v.owner_keys[0]) for k, v in sorted(snap.vendors.items())
                       if len(v.owner_keys) == 1 and ledger(harness, "vendor", k)
                       and ledger(harness, "vendor", k).status == "ok"
-                      and ledger(harness, "user", v.owner_keys[0]) and ledger(harness, "user", v.owner_keys[0]).status == "ok")
+                      and ledger(harness, "user", v.owner_keys[0])
+                      and ledger(harness, "user", v.owner_keys[0]).status == "ok")
     uid = ledger(harness, "user", ukey).coverbase_id
     assert uid in cb_vendor(harness, vkey)["relationship_owner_ids"]
     harness.sn.emu.update("sys_user", ukey, {"active": "false"})
     mark = harness.mark()
     harness.run()
     writes = harness.writes_since(mark)
-    assert ("PATCH", f"/v1/vendors/{ledger(harness, 'vendor', vkey).coverbase_id}") in [(w["method"], w["path"]) for w in writes]
+    assert (("PATCH", f"/v1/vendors/{ledger(harness, 'vendor', vkey).coverbase_id}")
+            in [(w["method"], w["path"]) for w in writes])
     assert not [w for w in writes if w["path"].startswith("/v1/users")]  # membership is the IdP's business
     assert uid not in cb_vendor(harness, vkey)["relationship_owner_ids"]
     row = ledger(harness, "user", ukey)

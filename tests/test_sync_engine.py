@@ -18,7 +18,8 @@ def test_full_sync_links_services_owners_and_documents_correctly(harness):
     ds = harness.sn.emu.ds
     users = ds.tables["sys_user"]
     for ext, v in view["vendors"].items():
-        managers = [users[m]["email"].strip().lower() for m in ds.tables["core_company"][ext]["vendor_manager"].split(",")
+        managers = [users[m]["email"].strip().lower()
+                    for m in ds.tables["core_company"][ext]["vendor_manager"].split(",")
                     if m in users]
         expected_ids = {view["users"][e] for e in managers if e in view["users"]}
         assert set(v["relationship_owner_ids"]) == expected_ids, v["name"]
@@ -73,8 +74,10 @@ def test_dry_run_report_has_samples_of_each_action(harness):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_converges_under_faults_on_both_sides_without_duplicates(tmp_path, seed):
     h = Harness(tmp_path,
-                cb_faults={"seed": seed, "rate_5xx": 0.10, "rate_429": 0.05, "retry_after": 0.01, "rate_ambiguous": 0.03},
-                sn_faults={"seed": seed, "rate_429": 0.05, "retry_after": 0.01, "rate_truncated": 0.05, "rate_202": 0.05})
+                cb_faults={"seed": seed, "rate_5xx": 0.10, "rate_429": 0.05, "retry_after": 0.01,
+                           "rate_ambiguous": 0.03},
+                sn_faults={"seed": seed, "rate_429": 0.05, "retry_after": 0.01, "rate_truncated": 0.05,
+                           "rate_202": 0.05})
     try:
         for _ in range(3):
             try:

@@ -56,7 +56,8 @@ def test_the_write_password_appears_nowhere(tmp_path):
         h.sn.emu.writes.users[WRITE_USER] = "rotated-password-000"  # the configured one is now wrong
         h.advance(10 * 3600)
         failed = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert failed.returncode != 0 and "SERVICENOW_WRITE_USERNAME" in failed.stdout + failed.stderr, failed.stderr[-3000:]
+        assert (failed.returncode != 0
+                and "SERVICENOW_WRITE_USERNAME" in failed.stdout + failed.stderr), failed.stderr[-3000:]
         # tmp_path: DAGSTER_HOME (event logs, run storage, compute logs), the state DB with its WAL, the mapping
         assert hits([tmp_path], [ok.stdout, ok.stderr, failed.stdout, failed.stderr]) == []
     finally:

@@ -48,7 +48,6 @@ def _unreachable(check: str, exc: ApiError, setting: str) -> Row:
 
 
 def coverbase_rows(s: Settings) -> list[Row]:
-    cfg = s.config
     try:
         client = CoverbaseClient(s.coverbase_url, s.coverbase_key, timeout=TIMEOUT, retry=RETRY,
                                  deadline=Deadline(DEADLINE))
@@ -137,7 +136,8 @@ def _credentials(client: ServiceNowClient, s: Settings) -> Row:
         client.get_json("/api/now/table/sys_user", {"sysparm_limit": 1, "sysparm_fields": "sys_id"})
     except AuthenticationError:
         fix = ("Check SERVICENOW_CLIENT_ID / SERVICENOW_CLIENT_SECRET (System OAuth > Application Registry)"
-               + (" and SERVICENOW_USERNAME / SERVICENOW_PASSWORD (the password grant)" if s.servicenow_username else "")
+               + (" and SERVICENOW_USERNAME / SERVICENOW_PASSWORD (the password grant)"
+                  if s.servicenow_username else "")
                if client.credentials.kind == "oauth" else
                "Check SERVICENOW_USERNAME and SERVICENOW_PASSWORD (the integration user's; it must not be locked "
                "out, and 'Web service access only' users work)")
@@ -170,7 +170,8 @@ def _system_tables(client: ServiceNowClient) -> list[Row]:
     ]
 
 
-def _dictionary(client: ServiceNowClient, s: Settings, *, readable: bool) -> tuple[dict[str, dict[str, str]], list[Row]]:
+def _dictionary(client: ServiceNowClient, s: Settings, *,
+                readable: bool) -> tuple[dict[str, dict[str, str]], list[Row]]:
     check = "mapping vs the instance"
     if s.config is None:
         return {}, [skip(check, "not checked: the mapping file has problems (see CONNECTOR_CONFIG)")]

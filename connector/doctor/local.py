@@ -134,7 +134,8 @@ def dagster_rows(s: Settings) -> list[Row]:
         rows.append(ok("run monitoring", "on: a run past CONNECTOR_MAX_RUNTIME is terminated by the daemon"))
     else:
         rows.append(fail("run monitoring", "off: a stuck run could hold the writer pool and queue every later run",
-                         f"Set run_monitoring: {{enabled: true}} in {path} (see the repository's .dagster/dagster.yaml)"))
+                         f"Set run_monitoring: {{enabled: true}} in {path} "
+                         "(see the repository's .dagster/dagster.yaml)"))
     pools = ((cfg.get("concurrency") or {}).get("pools") or {})
     if pools.get("default_limit") == 1 and pools.get("granularity") == "run":
         rows.append(ok("writer pool", "coverbase_writer: one writing run at a time (pool limit 1, run granularity)"))

@@ -68,9 +68,11 @@ class AssessmentRecords(StoreState):
             d = self.documents.get(did)
             if not d or d["org"] != org.id or d["is_archived"]:
                 raise fail(f"Invalid supporting_document_ids: {did}")
-        run = self._start_run(org, body["trigger_workflow"], {"source": "assessment"}) if body.get("trigger_workflow") else None
+        run = (self._start_run(org, body["trigger_workflow"], {"source": "assessment"})
+               if body.get("trigger_workflow") else None)
         now = self.now()
-        a = {"id": self.new_id("cbqsrw"), "org": org.id, "vendor_id": v["id"], "name": body.get("name") or f"{v['name']} assessment",
+        a = {"id": self.new_id("cbqsrw"), "org": org.id, "vendor_id": v["id"],
+             "name": body.get("name") or f"{v['name']} assessment",
              "status": "created", "control_set_ids": list(body["control_set_ids"]), "service_ids": service_ids,
              "assignee_id": assignee, "score_percent": None, "findings_count": 0, "initiated_at": now,
              "created_at": now, "updated_at": now, "workflow_run_id": run["workflow_run_id"] if run else None,

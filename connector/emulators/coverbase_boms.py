@@ -82,7 +82,8 @@ class BomRecords(DocumentRecords):
         result = parse_bom_stream(_object_stream(obj))
         b.update({k: v for k, v in result.items() if not k.startswith("_")})
         b["_components"] = [
-            {"id": self.new_id("cbbomc"), "bill_of_materials_id": b["id"], "vendor_document_id": b["vendor_document_id"],
+            {"id": self.new_id("cbbomc"), "bill_of_materials_id": b["id"],
+             "vendor_document_id": b["vendor_document_id"],
              "created_at": self.now(), **c}
             for c in result["_components"]
         ]

@@ -45,7 +45,8 @@ def _type_errors(body: dict, spec: dict[str, str]) -> list[tuple[list, str, str]
             continue
         if kind == "str" and not isinstance(v, str):
             errors.append((["body", name], "Input should be a valid string", "string_type"))
-        elif kind == "int" and (isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer()))):
+        elif kind == "int" and (isinstance(v, bool)
+                                or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer()))):
             errors.append((["body", name], "Input should be a valid integer", "int_type"))
         elif kind == "bool" and not isinstance(v, bool):
             errors.append((["body", name], "Input should be a valid boolean", "bool_type"))

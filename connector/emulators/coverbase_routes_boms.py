@@ -75,7 +75,8 @@ def routes(api: Api, s: CoverbaseStore) -> list[Route]:
     async def get_bom_components(c: Ctx):
         gate(c)
         with s.lock:
-            rows = s.bom_view(s.bom_in_org(c.org.id, c.request.path_params["bom_id"]), with_components=True)["components"]
+            rows = s.bom_view(s.bom_in_org(c.org.id, c.request.path_params["bom_id"]),
+                              with_components=True)["components"]
         return 200, page(_components(rows, c), c.request, key="data", total_key="total_count", with_paging=False)
 
     async def post_bom_archive(c: Ctx):

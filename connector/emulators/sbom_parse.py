@@ -119,7 +119,8 @@ def parse_bom_stream(fh: BinaryIO | None) -> dict[str, Any]:
     except (ijson.JSONError, ValueError) as exc:
         return dict(base, format=fmt, parse_status="failed", parse_error=_first_line(exc))
     if fmt == "cyclonedx":
-        return dict(base, format=fmt, bom_type="sbom", parse_status="parsed", spec_version=_text(top.get("specVersion")),
+        return dict(base, format=fmt, bom_type="sbom", parse_status="parsed",
+                    spec_version=_text(top.get("specVersion")),
                     serial_number=_text(top.get("serialNumber")), component_count=count,
                     name=_text(top.get("metadata.component.name")), _components=kept)
     return dict(base, format=fmt, bom_type="sbom", parse_status="parsed", spec_version=top["spdxVersion"],

@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-id", default=fixtures.DEMO_SN_CLIENT_ID)
     p.add_argument("--client-secret", default=fixtures.DEMO_SN_CLIENT_SECRET)
     p.add_argument("--token-ttl", type=int, default=1800, help="OAuth access-token lifetime in seconds")
-    p.add_argument("--tls", action="store_true", help="serve https with a throwaway CA (needs trustme); prints the CA path")
+    p.add_argument("--tls", action="store_true",
+                   help="serve https with a throwaway CA (needs trustme); prints the CA path")
     f = p.add_argument_group("faults (deterministic by --fault-seed)")
     f.add_argument("--fault-seed", type=int, default=0)
     f.add_argument("--latency-ms", type=float, default=0.0)

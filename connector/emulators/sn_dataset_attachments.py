@@ -106,7 +106,8 @@ def attachments(g: Generator) -> None:
     # SBOMs: detected by content. Mostly on engagements (the service they describe).
     for k in range(s.sboms):
         if k % 10 < 7:
-            table, parent = "sn_vdr_risk_asmt_vendor_engagement", g.engagement_ids[5 + (k * 7) % (len(g.engagement_ids) - 5)]
+            table, parent = ("sn_vdr_risk_asmt_vendor_engagement",
+                             g.engagement_ids[5 + (k * 7) % (len(g.engagement_ids) - 5)])
         else:
             table, parent = "core_company", v[(k * 11) % len(v)]
         rngk = random.Random(f"{g.seed}:sbom:{k}")
@@ -119,7 +120,8 @@ def attachments(g: Generator) -> None:
             d("D43", "bom", "sys_attachment", sid, "CycloneDX SBOM named .txt (detected by content)", "ok", "")
         elif k == 1:
             content = sn_sboms.malformed_cyclonedx()
-            sid = add(table, parent, "broken-sbom.cdx.json", "application/vnd.cyclonedx+json", Blob(content), len(content))
+            sid = add(table, parent, "broken-sbom.cdx.json", "application/vnd.cyclonedx+json",
+                      Blob(content), len(content))
             d("D44", "bom", "sys_attachment", sid, "CycloneDX BOM that breaks its schema (uploaded with warnings)",
               "ok", "schema warning(s), uploaded anyway")
         elif k % 2 == 0:

@@ -13,7 +13,8 @@ from connector.emulators.sn_dataset_words import FIRST, LAST, TEMPLATES, TITLES
 def lookups(g: Generator) -> None:
     for i, name in enumerate(TEMPLATES):
         sid = g.sid("tpl", i)
-        g.ds.rows("sn_vdr_risk_asmt_assessment_template")[sid] = {**g.sys("sn_vdr_risk_asmt_assessment_template", sid), "name": name}
+        g.ds.rows("sn_vdr_risk_asmt_assessment_template")[sid] = {
+            **g.sys("sn_vdr_risk_asmt_assessment_template", sid), "name": name}
     for i, name in enumerate(["applications", "hardware", "services", "software"]):
         sid = g.sid("vtype", i)
         g.ds.rows("vendor_type")[sid] = {**g.sys("vendor_type", sid), "name": name.title(), "value": name}
@@ -34,7 +35,8 @@ def users(g: Generator) -> list[str]:
         email = f"{local}{i}@globex-corp.example"
         rows[sid] = {**g.sys("sys_user", sid, bulk=rng.random() < s.bulk_share),
                      "user_name": f"{local}{i}", "email": email, "first_name": first, "last_name": last,
-                     "name": f"{first} {last}", "active": "true" if rng.random() > 0.05 or i < s.referenced_users else "false",
+                     "name": f"{first} {last}",
+                     "active": "true" if rng.random() > 0.05 or i < s.referenced_users else "false",
                      "title": rng.choice(TITLES), "phone": f"+1 512 555 {1000 + i % 9000:04d}",
                      "department": rng.choice(depts), "company": "", "locked_out": "false"}
         ids.append(sid)

@@ -32,7 +32,8 @@ def companies(g: Generator) -> tuple[list[str], list[str]]:
                                           "Renewal due next quarter. Contact via portal."]),
                      "street": f"{rng.randint(1, 999)} Main St", "city": city, "state": state, "zip": "",
                      "country": country, "phone": "", "rank_tier": rng.choice(["strategic", "tactical", "valued"]),
-                     "vendor_manager": ",".join(g.next_user() for _ in range(rng.choice([1, 1, 2]))) if is_vendor else "",
+                     "vendor_manager": (",".join(g.next_user() for _ in range(rng.choice([1, 1, 2])))
+                                        if is_vendor else ""),
                      "contact": g.next_user() if is_vendor else "",
                      "vendor_type": ",".join(rng.sample(vtypes, rng.randint(0, 2))), "parent": "", "stock_symbol": ""}
         (vendors if is_vendor else non_vendors).append(sid)
@@ -42,7 +43,8 @@ def companies(g: Generator) -> tuple[list[str], list[str]]:
     d("D08", "vendor", "core_company", v[0], "vendor with an empty name", "invalid", "name is empty")
     rows[v[1]]["name"] = "   "
     d("D09", "vendor", "core_company", v[1], "vendor whose name is only whitespace", "invalid", "name is empty")
-    unicode_names = ["Société Générale de Sécurité S.A.", "Müller & Söhne Prüfdienste GmbH", "株式会社サンプル情報システム",
+    unicode_names = ["Société Générale de Sécurité S.A.", "Müller & Söhne Prüfdienste GmbH",
+                     "株式会社サンプル情報システム",
                      "شركة الأمن السيبراني المحدودة", "חברת אבטחת מידע בע״מ"]
     for k, name in enumerate(unicode_names):
         rows[v[2 + k]]["name"] = name

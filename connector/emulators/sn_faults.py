@@ -103,5 +103,6 @@ def response(faults: ServiceNowFaults, kind: str, rng: random.Random) -> Respons
         return Response("<html><head><title>Instance Hibernating page</title></head><body>Your instance is "
                         "hibernating. Log in to wake it up.</body></html>", status_code=200, media_type="text/html")
     if kind == "500":
-        return sn_error(500, CANCELLED, "Check logs for error trace or enable glide.rest.debug property to verify REST request processing")
+        return sn_error(500, CANCELLED, "Check logs for error trace or enable glide.rest.debug property "
+                                        "to verify REST request processing")
     return truncated(b'{"result":[{"sys_id":"0123')

@@ -71,7 +71,8 @@ class ServiceNowInstance:
                 sid = hashlib.sha1(f"dict|{name}|{element}".encode()).hexdigest()[:32]
                 dic[sid] = {"sys_id": sid, "name": name, "element": element, "internal_type": col.type,
                             "reference": col.reference or "", "max_length": str(col.max_length),
-                            "column_label": element.replace("_", " ").title(), "sys_class_name": "sys_dictionary", **stamp}
+                            "column_label": element.replace("_", " ").title(),
+                            "sys_class_name": "sys_dictionary", **stamp}
 
     def table_types(self, table: str) -> dict[str, str]:
         return {k: c.type for k, c in sn_schema.columns(table).items()}

@@ -46,7 +46,8 @@ def routes(inst: ServiceNowInstance) -> list[Route]:
                                 media_type="text/html")
         denied = JSONResponse({"error": "server_error", "error_description": "access_denied"}, status_code=401)
         entry["status"] = 401
-        if not inst.client_id or form.get("client_id") != inst.client_id or form.get("client_secret") != inst.client_secret:
+        if (not inst.client_id or form.get("client_id") != inst.client_id
+                or form.get("client_secret") != inst.client_secret):
             return denied
         now = time.time()
         with inst.lock:

@@ -66,7 +66,8 @@ def render(inst: ServiceNowInstance, table: str, row: dict[str, str], fields: li
             elif display_value == "true":
                 out[f] = dv if exclude_link else {"display_value": dv, "link": link}
             else:
-                out[f] = {"display_value": dv, "value": v} if exclude_link else {"display_value": dv, "link": link, "value": v}
+                out[f] = ({"display_value": dv, "value": v} if exclude_link
+                          else {"display_value": dv, "link": link, "value": v})
         elif display_value == "false":
             out[f] = v
         elif display_value == "true":

@@ -104,7 +104,8 @@ def spdx(rng: random.Random, product: str, supplier: str) -> bytes:
         "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT", "name": product,
         "documentNamespace": f"https://sbom.{supplier.lower().replace(' ', '-')}.example/{product}/"
                              f"{uuid.UUID(int=rng.getrandbits(128), version=4)}",
-        "creationInfo": {"created": "2026-09-15T08:30:00Z", "creators": ["Tool: syft-1.14.0", f"Organization: {supplier}"]},
+        "creationInfo": {"created": "2026-09-15T08:30:00Z",
+                         "creators": ["Tool: syft-1.14.0", f"Organization: {supplier}"]},
         "packages": pkgs, "relationships": rels,
     }
     return json.dumps(doc, indent=2).encode()

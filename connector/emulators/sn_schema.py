@@ -95,11 +95,14 @@ TABLES: dict[str, tuple[str, str | None, dict[str, Col]]] = {
         "image_height": Col("integer"), "sys_tags": Col(),
     }),
     "sys_audit_delete": ("Deleted Records", None, {
-        "tablename": Col(), "documentkey": Col(display=True), "display_value": Col(), "payload": Col("xml", max_length=65000),
+        "tablename": Col(), "documentkey": Col(display=True), "display_value": Col(),
+        "payload": Col("xml", max_length=65000),
     }),
-    "sys_db_object": ("Table", None, {"name": Col(display=True), "label": Col(), "super_class": Col("reference", "sys_db_object")}),
+    "sys_db_object": ("Table", None, {"name": Col(display=True), "label": Col(),
+                                      "super_class": Col("reference", "sys_db_object")}),
     "sys_dictionary": ("Dictionary Entry", None, {
-        "name": Col(), "element": Col(display=True), "internal_type": Col(), "reference": Col(), "max_length": Col("integer"),
+        "name": Col(), "element": Col(display=True), "internal_type": Col(), "reference": Col(),
+        "max_length": Col("integer"),
         "column_label": Col(),
     }),
 }

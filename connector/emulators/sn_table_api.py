@@ -39,7 +39,8 @@ def routes(inst: ServiceNowInstance, writes: TableWrites, guarded: Gateway) -> l
             return sel
         page, total, limit, offset = sel
         if version == "v1" and not page and total == 0:
-            return sn_error(404, "No Record found", "Records matching query not found. Check query parameter or offset parameter")
+            return sn_error(404, "No Record found",
+                            "Records matching query not found. Check query parameter or offset parameter")
         base = f"{request.url.scheme}://{request.url.netloc}"
         dv = q.get("sysparm_display_value", "false").lower()
         excl = q.get("sysparm_exclude_reference_link", "false").lower() == "true"

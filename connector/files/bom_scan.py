@@ -64,7 +64,7 @@ class JsonScan:
         self._consume()
 
     def _consume(self) -> None:
-        s, stack = self.s, self.stack
+        stack = self.stack
         for event, value in self.events:
             depth = len(stack)
             if event == "map_key":

@@ -14,7 +14,9 @@ from connector.errors import ConfigError
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import ServiceNowPermissionDenied
 
-_QUERY_FIELD = re.compile(r"(?:^|\^(?:OR|NQ)?)([a-z0-9_]+)(?=ISNOTEMPTY|ISEMPTY|ANYTHING|NOT IN|NOT LIKE|STARTSWITH|ENDSWITH|BETWEEN|LIKE|IN|!=|>=|<=|=|>|<)")
+_QUERY_FIELD = re.compile(r"(?:^|\^(?:OR|NQ)?)([a-z0-9_]+)"
+                          r"(?=ISNOTEMPTY|ISEMPTY|ANYTHING|NOT IN|NOT LIKE|STARTSWITH|ENDSWITH|BETWEEN|"
+                          r"LIKE|IN|!=|>=|<=|=|>|<)")
 
 
 def fields_in_query(query: str) -> set[str]:

@@ -47,7 +47,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = self.file + (f", row {self.row}" if self.row else "") + (f", column {self.column!r}" if self.column else "")
+        where = (self.file + (f", row {self.row}" if self.row else "")
+                 + (f", column {self.column!r}" if self.column else ""))
         return f"{where}: {self.message}"
 
 

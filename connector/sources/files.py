@@ -134,7 +134,8 @@ class _Validator:
             if not key:
                 self.problems.append(Problem(t.file, line, key_col, "empty key: every row needs a stable id"))
             elif key in out:
-                self.problems.append(Problem(t.file, line, key_col, f"duplicate key {key!r} (first at row {out[key][0]})"))
+                self.problems.append(Problem(t.file, line, key_col,
+                                             f"duplicate key {key!r} (first at row {out[key][0]})"))
             else:
                 out[key] = (line, row)
         return out
@@ -158,7 +159,8 @@ class _Validator:
             self.export.users.setdefault(key, {"key": key, "email": email, "first_name": None, "last_name": None,
                                                "active": True})
             return key
-        self.problems.append(Problem(file, line, col, f"unknown user {value!r}: not a key of the users table nor an email"))
+        self.problems.append(Problem(file, line, col,
+                                     f"unknown user {value!r}: not a key of the users table nor an email"))
         return None
 
     def _files(self, table: str, key: str, value: str | None, file: str, line: int, col: str) -> None:
@@ -230,7 +232,8 @@ class _Validator:
                                              f"unknown vendor {vendor!r}: no such row in the vendors table"))
             if not s("name"):
                 self.problems.append(Problem(file, line, self.columns["services"]["name"], "empty service name"))
-            self.export.services[key] = {"key": key, "vendor": vendor, "name": s("name"), "description": s("description"),
+            self.export.services[key] = {"key": key, "vendor": vendor, "name": s("name"),
+                                         "description": s("description"),
                                          "owner_keys": self._owners("services", row, file, line)}
             self._files("services", key, s("documents"), file, line, self.columns["services"]["documents"])
             self._files("services", key, s("boms"), file, line, self.columns["services"]["boms"])
@@ -242,13 +245,13 @@ class _Validator:
             a = lambda f: self.val("assessments", row, f)  # noqa: E731
             vendor, service = a("vendor"), a("service")
             if vendor and vendor not in self.export.vendors:
-                self.problems.append(Problem(file, line, cols["vendor"], f"unknown vendor {vendor!r}: no such row in the "
-                                             "vendors table"))
+                self.problems.append(Problem(file, line, cols["vendor"], f"unknown vendor {vendor!r}: no such row "
+                                             "in the vendors table"))
             if service:
                 svc = self.export.services.get(service)
                 if svc is None:
-                    self.problems.append(Problem(file, line, cols["service"], f"unknown service {service!r}: no such row "
-                                                 "in the services table"))
+                    self.problems.append(Problem(file, line, cols["service"], f"unknown service {service!r}: no such "
+                                                 "row in the services table"))
                 elif svc["vendor"] != vendor:
                     self.problems.append(Problem(file, line, cols["service"], f"service {service!r} belongs to vendor "
                                                  f"{svc['vendor']!r}, not {vendor!r}"))
@@ -345,7 +348,8 @@ class FileSource:
             r = row.record
             c = r.get("contact")
             snap.vendors[row.key] = CanonicalVendor(
-                source=SOURCE, key=row.key, label=r.get("name") or row.key, name=r.get("name"), website=r.get("website"),
+                source=SOURCE, key=row.key, label=r.get("name") or row.key, name=r.get("name"),
+                website=r.get("website"),
                 description=r.get("description"), hq_location=r.get("hq_location"), owner_keys=r.get("owner_keys", []),
                 primary_contact=Contact(**c) if c else None, status_value=r.get("status"), tag_values=r.get("tags", []))
         for row in state.staged("engagements", SOURCE):

@@ -155,7 +155,8 @@ class ServiceNowSource:
         ids = sorted(wanted)
         for i in range(0, len(ids), 100):
             rows = self.client.get_json(f"/api/now/table/{table}", {
-                "sysparm_query": f"sys_idIN{','.join(ids[i:i + 100])}", "sysparm_fields": "sys_id,name,vendor,sys_updated_on",
+                "sysparm_query": f"sys_idIN{','.join(ids[i:i + 100])}",
+                "sysparm_fields": "sys_id,name,vendor,sys_updated_on",
                 "sysparm_exclude_reference_link": "true", "sysparm_limit": 100})["result"]
             with state.transaction():
                 state.upsert_staged("company_refs", SOURCE, rows, run_id=run_id)

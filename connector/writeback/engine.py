@@ -129,7 +129,8 @@ class WriteBack:
             # A fatal error stops handing out records once the ones in flight are accounted for;
             # records never started are handled next run (connector/workers.py).
             run_all(lambda tr: self._guarded(tr[0], tr[1], retry_rejected), work, workers=self.wb.concurrency,
-                    deadline=self.deadline, name="write-back", on_result=lambda tr, res: self._account(report, tr[0], res),
+                    deadline=self.deadline, name="write-back",
+                    on_result=lambda tr, res: self._account(report, tr[0], res),
                     doing="writing assessment outcomes back to ServiceNow")
         finally:
             if self._ledger is not None:

@@ -144,7 +144,8 @@ class AssessmentsSync(EntitySync):
         name = ctx.cfg.assessments.trigger_workflow
         if not name or ctx.cb.workflow_exists(name):
             return None
-        return f"trigger_workflow {name!r} does not exist in Coverbase (404 workflow_not_found); fix assessments.trigger_workflow"
+        return (f"trigger_workflow {name!r} does not exist in Coverbase (404 workflow_not_found); "
+                "fix assessments.trigger_workflow")
 
     def apply(self, ctx: RunContext, item: Item) -> Result:
         if item.action == ARCHIVE:
@@ -161,7 +162,8 @@ class AssessmentsSync(EntitySync):
             return Result(REJECTED, str(exc), error=exc, payload_hash=item.payload_hash,
                           writes=[write_log("create", ok=False, error=exc)], extra={"idempotency_key": key})
         return Result(CREATED, "; ".join(item.notes), coverbase_id=a.id, payload=item.payload,
-                      payload_hash=item.payload_hash, extra={"idempotency_key": key, "parent_id": item.data["vendor_id"]},
+                      payload_hash=item.payload_hash,
+                      extra={"idempotency_key": key, "parent_id": item.data["vendor_id"]},
                       writes=[write_log("create", ok=True, coverbase_id=a.id, payload_hash=item.payload_hash,
                                         http_status=201)])
 

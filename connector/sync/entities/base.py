@@ -172,7 +172,8 @@ class EntitySync(ABC):
         existing = sum(1 for r in ctx.ledger(self.entity).values() if r.coverbase_id and r.status != "archived")
         if ctx.allow_mass_changes or existing < max(1, t.breaker_min_records):
             return
-        checks = (("archive", ARCHIVE, t.breaker_archive_share, "archive"), ("rewrite", UPDATE, t.breaker_update_share, "update"))
+        checks = (("archive", ARCHIVE, t.breaker_archive_share, "archive"),
+                  ("rewrite", UPDATE, t.breaker_update_share, "update"))
         for verb, action, share, knob in checks:
             n = sum(1 for i in items if i.action == action)
             if n / existing > share:
@@ -253,7 +254,8 @@ class EntitySync(ABC):
         # Records never started are planned again next run.
         self.progress.begin(f"writing {self.name}", len(writes), verb="written")
         with ctx.ledger_writer():
-            run_all(one, writes, workers=ctx.cfg.sync.coverbase_workers, deadline=ctx.deadline, name=f"{self.name}-writer",
+            run_all(one, writes, workers=ctx.cfg.sync.coverbase_workers, deadline=ctx.deadline,
+                    name=f"{self.name}-writer",
                     on_result=recorded, doing=f"writing {self.name} to Coverbase")
 
     def _store(self, ctx: RunContext, it: Item, res: Result) -> None:

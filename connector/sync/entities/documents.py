@@ -76,7 +76,8 @@ class DocumentsSync(EntitySync):
         items: list[Item] = []
         for key, a, prev in live_attachments(snap, ledger, boms=False, items=items):
             a, names = with_safe_name(a)
-            problem = preflight(a, max_bytes=cfg.documents.max_bytes, allowed_extensions=cfg.documents.allowed_extensions)
+            problem = preflight(a, max_bytes=cfg.documents.max_bytes,
+                                allowed_extensions=cfg.documents.allowed_extensions)
             if problem:
                 items.append(Item(key, a.label, INVALID, problem, prev=prev, data={"ledger": names}))
                 continue
@@ -115,7 +116,8 @@ class DocumentsSync(EntitySync):
                     item.action, item.data["replace"] = UPDATE, True
                 else:
                     item.action, item.data["changes"] = UPDATE, changes or {
-                        k: v for k, v in payload.items() if k in ("name", "document_type", "service_ids", "assessment_ids")}
+                        k: v for k, v in payload.items()
+                        if k in ("name", "document_type", "service_ids", "assessment_ids")}
             items.append(item)
         report_repairs(ctx, self.name, items)
         return items
@@ -141,7 +143,8 @@ class DocumentsSync(EntitySync):
             except CoverbaseNotFound:
                 return self._upload(ctx, item, generation=(item.prev.idem_generation if item.prev else 1) + 1,
                                     note="the document was gone from Coverbase (archived by hand?); uploaded again")
-            return Result(UPDATED, coverbase_id=item.coverbase_id, payload=self._stored(item), payload_hash=item.payload_hash,
+            return Result(UPDATED, coverbase_id=item.coverbase_id, payload=self._stored(item),
+                          payload_hash=item.payload_hash,
                           writes=[write_log("update", ok=True, coverbase_id=item.coverbase_id,
                                             payload_hash=item.payload_hash, http_status=200)])
         return self._upload(ctx, item, generation=item.prev.idem_generation if item.prev else 1)

@@ -61,7 +61,8 @@ class CreateOnce:
                 if is_fatal(exc):
                     raise  # the pending row stays: the next run reads the target back
                 return Result(TRANSIENT, f"{AWAITING}: unexpected {type(exc).__name__} around the create ({exc}); "
-                              "the next run reads the target back", payload={**(item.payload or {}), "_attempt": attempt},
+                              "the next run reads the target back",
+                              payload={**(item.payload or {}), "_attempt": attempt},
                               extra={"parent_id": tid}, signals={"awaiting": True})
         finally:
             t.lock.release()

@@ -149,7 +149,8 @@ class FindingsSync(ResolveAttempts, CreateOnce, EntitySync):
             fields["title"] = held.get("title")
         p = self.placer.place(x, existing=True)
         kind, tid = (p.kind, p.id) if not p.blocked else \
-            (("assessment_id", held["assessment_id"]) if held.get("assessment_id") else ("vendor_id", held.get("vendor_id")))
+            (("assessment_id", held["assessment_id"]) if held.get("assessment_id")
+             else ("vendor_id", held.get("vendor_id")))
         desired = {**fields, kind: tid}
         h = canonical_hash(desired)
         # Archived, or an archive whose outcome is unknown: the finding may be archived in Coverbase.

@@ -136,11 +136,13 @@ class ServicesSync(EntitySync):
             except CoverbaseNotFound as exc:
                 return Result(DEFERRED, f"{exc.code or 'not found'}: the service or its vendor {vid} is gone from "
                               "Coverbase; the vendor is verified next run", error=exc,
-                              extra={"coverbase_id": None, **extra}, signals={"vendor_missing": item.data["vendor_key"]})
+                              extra={"coverbase_id": None, **extra},
+                              signals={"vendor_missing": item.data["vendor_key"]})
             return Result(LINKED if item.action == LINK else UPDATED, "; ".join(item.notes),
                           coverbase_id=item.coverbase_id, payload=item.payload, payload_hash=item.payload_hash,
                           extra=extra, writes=[write_log("update", ok=True, coverbase_id=item.coverbase_id,
-                                                         payload_hash=item.payload_hash, http_status=200)] if changes else [])
+                                                         payload_hash=item.payload_hash, http_status=200)]
+                                              if changes else [])
         ctx.mark_pending(self.entity, item.key, item.label, item.prev, parent_id=vid)
         writes = []
         for attempt in range(2):
