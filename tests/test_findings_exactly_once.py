@@ -133,7 +133,7 @@ def test_a_create_whose_process_died_after_the_post_is_linked_not_sent_again(tmp
         assert len(posts) == len(exp.findings) - len(sent)
         for key in pending:
             row = h.state.ledger_row("finding", "servicenow", key)
-            assert row.status == "ok" and row.coverbase_id in sent
+            assert row.status == "ok" and row.coverbase_id in sent, (row.status, row.error_message)
             assert row.error_message.startswith("created by an earlier attempt whose answer was lost")
         assert report.entities["findings"].outcomes["linked"] == len(sent)
         h.cb.emu.store.finding_rules.include_text = True
@@ -185,7 +185,7 @@ def _lost_with_a_stranger(h, monkeypatch):
 
 def test_two_unknown_findings_after_a_lost_answer_wait_for_confirmation_and_nothing_is_sent_again(tmp_path,
                                                                                                    monkeypatch):
-    h = Harness(tmp_path, config={"sync": {"concurrency": 1}})
+    h = Harness(tmp_path, config={"sync": {"concurrency": 1, "adaptive_concurrency": False}})
     try:
         report, key, done = _lost_with_a_stranger(h, monkeypatch)
         row = h.state.ledger_row("finding", "servicenow", key)
@@ -206,7 +206,7 @@ def test_two_unknown_findings_after_a_lost_answer_wait_for_confirmation_and_noth
 
 
 def test_a_title_returned_by_coverbase_resolves_the_wait_on_the_next_run(tmp_path, monkeypatch):
-    h = Harness(tmp_path, config={"sync": {"concurrency": 1}})
+    h = Harness(tmp_path, config={"sync": {"concurrency": 1, "adaptive_concurrency": False}})
     try:
         _, key, done = _lost_with_a_stranger(h, monkeypatch)
         h.cb.emu.store.finding_rules.include_text = True  # a Coverbase that does send title and body
@@ -222,7 +222,7 @@ def test_a_title_returned_by_coverbase_resolves_the_wait_on_the_next_run(tmp_pat
 
 
 def test_a_person_can_confirm_which_finding_it_is(tmp_path, monkeypatch):
-    h = Harness(tmp_path, config={"sync": {"concurrency": 1}})
+    h = Harness(tmp_path, config={"sync": {"concurrency": 1, "adaptive_concurrency": False}})
     try:
         _, key, done = _lost_with_a_stranger(h, monkeypatch)
         h.cfg.findings.confirm[key] = "cbtask_" + "0" * 32  # a typo: not a finding of that vendor

@@ -35,7 +35,8 @@ def _may_still_commit(exc: CoverbaseAmbiguousWrite) -> bool:
 
 
 class CreateOnce:
-    """How ``FindingsSync`` sends a create (uses its ``targets``, ``known``, ``_lock`` and ``_update``)."""
+    """How ``FindingsSync`` sends a create (uses its ``targets``, ``known``, ``stopping``, ``_lock`` and
+    ``_update``)."""
 
     def _create(self, ctx: RunContext, item: Item) -> Result:
         kind, tid = item.data["target"]
@@ -45,6 +46,10 @@ class CreateOnce:
             return Result(TRANSIENT, f"not sent this run: another create on {t.label} did not finish within "
                           f"{LOCK_WAIT_SECONDS:.0f} s", payload=item.payload, payload_hash=item.payload_hash)
         try:
+            if self.stopping.is_set():
+                return Result(TRANSIENT, f"not sent this run: the run is stopping ({self.stopping_reason}); "
+                              "the next run reads the target back first", payload=item.payload,
+                              payload_hash=item.payload_hash)
             if t.listing is None:  # not read while planning: read it now, before anything is sent
                 t.listing = ctx.cb.list_findings(**{kind: tid})
                 t.known |= {f.id for f in t.listing}
@@ -59,6 +64,8 @@ class CreateOnce:
                 return self._post(ctx, item, t, attempt, notes)
             except BaseException as exc:  # noqa: BLE001 - whatever it was, the POST may have happened
                 if is_fatal(exc):
+                    self.stopping_reason = f"{type(exc).__name__} during a create on {t.label}"
+                    self.stopping.set()
                     raise  # the pending row stays: the next run reads the target back
                 return Result(TRANSIENT, f"{AWAITING}: unexpected {type(exc).__name__} around the create ({exc}); "
                               "the next run reads the target back",

@@ -70,12 +70,18 @@ class FindingsSync(ResolveAttempts, CreateOnce, EntitySync):
         self.targets: dict[tuple[str, str], Target] = {}
         self.known: set[str] = set()  # every finding id the ledger knows, plus those adopted this run
         self._lock = threading.Lock()
+        # Set when a create ends in an error that stops the run. A create already waiting for its
+        # target's lock must not go out after that: the run is ending, the first create's outcome is
+        # unknown, and a second create on the same target would blur the next run's read-back.
+        self.stopping = threading.Event()
+        self.stopping_reason = ""
 
     # --- planning ---------------------------------------------------------------------------
 
     def plan(self, ctx: RunContext) -> list[Item]:
         ledger = ctx.ledger(self.entity)
         self.known = {r.coverbase_id for r in ledger.values() if r.coverbase_id}
+        self.stopping.clear()
         self.placer = Placer(ctx)
         items = [self._plan_one(ctx, x, ledger.get(key)) for key, x in sorted(ctx.snapshot.issues.items())]
         self._read_targets(ctx, items)
