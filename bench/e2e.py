@@ -56,7 +56,6 @@ def run_cli(cb_url: str, sn_url: str, work: Path) -> dict:
                           env=env, capture_output=True, text=True)
     wall = time.monotonic() - t0
     out = done.stdout + done.stderr
-    (work.parent / "e2e-cli.log").write_text(out) if False else None
     Path("/tmp/e2e-cli.log").write_text(out)
     run_start = None
     for line in out.splitlines():
