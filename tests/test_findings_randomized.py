@@ -210,3 +210,64 @@ def test_random_mix_never_duplicates_and_settles(tmp_path, seed):
               f"linked to a person's finding (limit of id-only evidence): {sorted(misadopted)}")
     finally:
         h.close()
+
+
+# --- the minimal reproduction of what the mix found ----------------------------------------------
+
+def test_a_create_left_unresolved_is_not_adopted_by_the_next_create_on_its_target(tmp_path, monkeypatch):
+    """Issue A's create commits but its answer is lost, and reading the vendor back fails: A waits.
+    Issue B is created next on the same vendor; its POST fails before processing (502) and its
+    read-back shows one unknown finding, A's. B must not adopt it: A's next run would then find
+    "no new finding" and create A a second time."""
+    from connector.coverbase.errors import CoverbaseAmbiguousWrite
+
+    h = Harness(tmp_path, config={"sync": {"concurrency": 1, "adaptive_concurrency": False}})
+    try:
+        exp = expected(h.sn.emu.ds)
+        vendor = sorted(exp.vendors)[3]
+        keys = [f"{0xab:08x}{i:024x}" for i in (1, 2)]
+        for i, key in enumerate(keys):
+            h.sn.emu.insert(ISSUE, {"sys_id": key, "number": f"VRI880000{i}", "short_description": "Same title",
+                                    "description": "", "state": "1", "priority": "3", "due_date": "",
+                                    "vendor": vendor, "engagement": "", "assessment": "", "active": "true"})
+        h.run(entities=["users", "vendors", "services", "documents", "boms", "assessments"])
+        vid = next(v["id"] for v in h.cb_state()["vendors"] if v["external_id"] == vendor)
+        real_create, real_list = h.cb_client.create_finding, h.cb_client.list_findings
+        creates: list[str] = []
+        fail_next_listing: list[bool] = []
+
+        def create(payload):
+            if payload.vendor_id != vid:
+                return real_create(payload)
+            creates.append(payload.body)
+            if len(creates) == 1:  # committed, answer lost, and the read-back right after fails
+                real_create(payload)
+                fail_next_listing.append(True)
+                raise CoverbaseAmbiguousWrite("no response (ReadTimeout)", method="POST", path="/v1/findings")
+            if len(creates) == 2:  # refused before processing: nothing committed
+                raise CoverbaseAmbiguousWrite("502 bad gateway; the write may have been committed", status=502,
+                                              method="POST", path="/v1/findings")
+            return real_create(payload)
+
+        def listing(**kw):
+            if kw.get("vendor_id") == vid and fail_next_listing:
+                fail_next_listing.clear()
+                raise CoverbaseServerError("503 unavailable after every retry", status=503, method="GET",
+                                           path="/v1/findings")
+            return real_list(**kw)
+
+        monkeypatch.setattr(h.cb_client, "create_finding", create)
+        monkeypatch.setattr(h.cb_client, "list_findings", listing)
+        h.run()
+        monkeypatch.undo()
+        for _ in range(2):
+            h.run()
+            made = Counter(issue_of(f) for f in h.cb_state()["findings"] if issue_of(f))
+            assert made[keys[0]] <= 1 and made[keys[1]] <= 1, (made[keys[0]], made[keys[1]])
+        ledger = h.state.ledger("finding", "servicenow")
+        for key in keys:
+            row = ledger[key]
+            assert row.status == "ok" and issue_of(next(f for f in h.cb_state()["findings"]
+                                                         if f["id"] == row.coverbase_id)) == key, _row(ledger, key)
+    finally:
+        h.close()
