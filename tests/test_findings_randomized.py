@@ -271,3 +271,63 @@ def test_a_create_left_unresolved_is_not_adopted_by_the_next_create_on_its_targe
                                                          if f["id"] == row.coverbase_id)) == key, _row(ledger, key)
     finally:
         h.close()
+
+
+def test_unresolved_creates_of_two_runs_on_one_target_are_each_resolved_to_their_own(tmp_path, monkeypatch):
+    """Run 1: issue A's create on a vendor times out and nothing is there: A waits. Run 2: the vendor
+    cannot be read while planning, so A stays unresolved; issue B is created there (its baseline read
+    at create time), its answer is lost and its read-back fails: B waits too. Run 3 resolves both:
+    B's finding is new to A's older baseline, and A must not take it for its own (B's own resolution
+    would then find nothing and create B a second time)."""
+    from connector.coverbase.errors import CoverbaseAmbiguousWrite
+
+    h = Harness(tmp_path, config={"sync": {"concurrency": 1, "adaptive_concurrency": False}})
+    try:
+        exp = expected(h.sn.emu.ds)
+        vendor = sorted(exp.vendors)[3]
+        a, b = (f"{0xac:08x}{i:024x}" for i in (1, 2))
+        h.sn.emu.insert(ISSUE, {"sys_id": a, "number": "VRI8800010", "short_description": "Same title",
+                                "description": "", "state": "1", "priority": "3", "due_date": "",
+                                "vendor": vendor, "engagement": "", "assessment": "", "active": "true"})
+        h.run(entities=["users", "vendors", "services", "documents", "boms", "assessments"])
+        vid = next(v["id"] for v in h.cb_state()["vendors"] if v["external_id"] == vendor)
+        real_create, real_list = h.cb_client.create_finding, h.cb_client.list_findings
+        phase = {"run": 1, "listings": 0}
+
+        def create(payload):
+            if payload.vendor_id != vid:
+                return real_create(payload)
+            if phase["run"] == 2:  # committed; then the answer is lost
+                real_create(payload)
+            raise CoverbaseAmbiguousWrite("no response (ReadTimeout)", method="POST", path="/v1/findings")
+
+        def listing(**kw):
+            if kw.get("vendor_id") == vid and phase["run"] == 2:
+                phase["listings"] += 1
+                if phase["listings"] != 2:  # the plan's read and the read-back after B's POST fail
+                    raise CoverbaseServerError("503 unavailable after every retry", status=503, method="GET",
+                                               path="/v1/findings")
+            return real_list(**kw)
+
+        monkeypatch.setattr(h.cb_client, "create_finding", create)
+        monkeypatch.setattr(h.cb_client, "list_findings", listing)
+        h.run()
+        assert h.state.ledger_row("finding", "servicenow", a).status == "transient"
+        h.sn.emu.insert(ISSUE, {"sys_id": b, "number": "VRI8800011", "short_description": "Same title",
+                                "description": "", "state": "1", "priority": "3", "due_date": "",
+                                "vendor": vendor, "engagement": "", "assessment": "", "active": "true"})
+        phase["run"] = 2
+        h.run()
+        ledger = h.state.ledger("finding", "servicenow")
+        assert ledger[a].status == "transient" and ledger[b].status == "transient", (_row(ledger, a), _row(ledger, b))
+        monkeypatch.undo()
+        for _ in range(2):
+            h.run()
+            made = Counter(issue_of(f) for f in h.cb_state()["findings"] if issue_of(f))
+            assert made[a] <= 1 and made[b] <= 1, (made[a], made[b])
+        ledger = h.state.ledger("finding", "servicenow")
+        by_id = {f["id"]: f for f in h.cb_state()["findings"]}
+        for key in (a, b):
+            assert ledger[key].status == "ok" and issue_of(by_id[ledger[key].coverbase_id]) == key, _row(ledger, key)
+    finally:
+        h.close()
