@@ -6,6 +6,7 @@ A mixin of ``FindingsSync`` (see ``finding_readback`` for the evidence and the d
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from connector.coverbase.errors import CoverbaseAmbiguousWrite
@@ -61,7 +62,7 @@ class CreateOnce:
                 if found:
                     return self._linked_at_create(ctx, item, t, found)
             attempt = {"kind": kind, "target": tid, "baseline": sorted(t.known), "title": item.data["title"],
-                       "marker": item.data["marker"], "run": ctx.run_id, "at": utcnow()}
+                       "marker": item.data["marker"], "run": ctx.run_id, "at": utcnow(), "at_ns": time.time_ns()}
             ctx.mark_pending(self.entity, item.key, item.label, item.prev,
                              payload={**(item.payload or {}), "_attempt": attempt}, parent_id=tid)
             try:
