@@ -324,7 +324,8 @@ def test_unresolved_creates_of_two_runs_on_one_target_are_each_resolved_to_their
         for _ in range(2):
             h.run()
             made = Counter(issue_of(f) for f in h.cb_state()["findings"] if issue_of(f))
-            assert made[a] <= 1 and made[b] <= 1, (made[a], made[b])
+            assert made[a] <= 1 and made[b] <= 1, (made[a], made[b], _row(h.state.ledger("finding", "servicenow"), a),
+                                                   _row(h.state.ledger("finding", "servicenow"), b))
         ledger = h.state.ledger("finding", "servicenow")
         by_id = {f["id"]: f for f in h.cb_state()["findings"]}
         for key in (a, b):
