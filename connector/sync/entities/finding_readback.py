@@ -17,7 +17,9 @@ do is compare lists of ids:
   again and the record waits ("awaiting confirmation") with the candidates named.
 
 Creates on one target never overlap (``Target.lock``), so two creates of this run cannot both be
-candidates of one read-back. Waiting for that lock is bounded and holds no request slot.
+candidates of one read-back; and after a create whose outcome stays unknown (no conclusive read-back),
+no other create is sent to that target in the same run (``Target.unsettled``). Waiting for that
+lock is bounded and holds no request slot.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ class Target:
     error: str | None = None
     known: set[str] = field(default_factory=set)  # baseline for the next create
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when a create on the target ended this run without a conclusive read-back (the read-back
+    # failed, a gateway may still commit it, an unexpected error): its finding may exist, or appear,
+    # outside ``known``, where the next create's read-back would take it for its own. No other
+    # create goes to the target this run; the next run resolves the first from the ledger.
+    unsettled: str | None = None
 
     @property
     def label(self) -> str:

@@ -6,6 +6,7 @@ A mixin of ``FindingsSync`` (see ``finding_readback`` for the evidence and the d
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from connector.coverbase.errors import CoverbaseAmbiguousWrite
@@ -50,6 +51,10 @@ class CreateOnce:
                 return Result(TRANSIENT, f"not sent this run: the run is stopping ({self.stopping_reason}); "
                               "the next run reads the target back first", payload=item.payload,
                               payload_hash=item.payload_hash)
+            if t.unsettled:
+                return Result(TRANSIENT, f"not sent this run: an earlier create on {t.label} is unresolved "
+                              f"({t.unsettled}); its finding could be taken for this one's, so the next run "
+                              "reads the target back first", payload=item.payload, payload_hash=item.payload_hash)
             if t.listing is None:  # not read while planning: read it now, before anything is sent
                 t.listing = ctx.cb.list_findings(**{kind: tid})
                 t.known |= {f.id for f in t.listing}
@@ -57,7 +62,7 @@ class CreateOnce:
                 if found:
                     return self._linked_at_create(ctx, item, t, found)
             attempt = {"kind": kind, "target": tid, "baseline": sorted(t.known), "title": item.data["title"],
-                       "marker": item.data["marker"], "run": ctx.run_id, "at": utcnow()}
+                       "marker": item.data["marker"], "run": ctx.run_id, "at": utcnow(), "at_ns": time.time_ns()}
             ctx.mark_pending(self.entity, item.key, item.label, item.prev,
                              payload={**(item.payload or {}), "_attempt": attempt}, parent_id=tid)
             try:
@@ -67,6 +72,7 @@ class CreateOnce:
                     self.stopping_reason = f"{type(exc).__name__} during a create on {t.label}"
                     self.stopping.set()
                     raise  # the pending row stays: the next run reads the target back
+                t.unsettled = f"{item.label}: unexpected {type(exc).__name__}"
                 return Result(TRANSIENT, f"{AWAITING}: unexpected {type(exc).__name__} around the create ({exc}); "
                               "the next run reads the target back",
                               payload={**(item.payload or {}), "_attempt": attempt},
@@ -88,6 +94,7 @@ class CreateOnce:
                 except ApiError as err:
                     if is_fatal(err):
                         raise
+                    t.unsettled = f"{item.label}: no answer, and the read-back failed"
                     return Result(TRANSIENT, f"{AWAITING}: the create got no answer ({exc.message}) and reading "
                                   f"{t.label} back failed ({err}); resolved next run", payload=waiting,
                                   writes=writes, extra=extra, signals={"awaiting": True})
@@ -106,6 +113,7 @@ class CreateOnce:
                                   payload={**waiting, "_attempt": {**attempt, "candidates": v.candidates}},
                                   writes=writes, extra=extra, signals={"awaiting": True})
                 if _may_still_commit(exc):
+                    t.unsettled = f"{item.label}: timed out, may still be committed"
                     return Result(TRANSIENT, f"{AWAITING}: the create timed out ({exc.message}) and nothing new is on "
                                   f"{t.label} yet; a backend may still be committing it, so the next run reads it "
                                   "back before sending again", payload=waiting, writes=writes, extra=extra,

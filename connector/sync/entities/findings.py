@@ -85,10 +85,12 @@ class FindingsSync(ResolveAttempts, CreateOnce, EntitySync):
         self.placer = Placer(ctx)
         items = [self._plan_one(ctx, x, ledger.get(key)) for key, x in sorted(ctx.snapshot.issues.items())]
         self._read_targets(ctx, items)
+        # Newest attempt first: a later create on the target has the larger baseline, so what it finds
+        # is its own; once adopted (known), an older attempt cannot take it for its own.
+        for it in sorted((i for i in items if "attempt" in i.data), key=_recency, reverse=True):
+            self._resolve(ctx, it)
         for it in items:
-            if "attempt" in it.data:
-                self._resolve(ctx, it)
-            elif it.action == CREATE:
+            if it.action == CREATE and "attempt" not in it.data:
                 self._relink(ctx, it)
         rep = ctx.report.entity(self.name)
         for it in items:
@@ -244,6 +246,13 @@ class FindingsSync(ResolveAttempts, CreateOnce, EntitySync):
                     with ctx.state.transaction():
                         ctx.state.clear_force(stream, ctx.source_name, settled)
         return rep
+
+
+def _recency(it: Item) -> tuple[str, int, int]:
+    """When an unresolved create was sent: its time (to the second, then in ns), then the size of its
+    baseline (baselines only grow on a target)."""
+    att = it.data["attempt"]
+    return att.get("at") or "", att.get("at_ns") or 0, len(att.get("baseline") or [])
 
 
 def _round_robin(creates: list[Item]) -> list[Item]:
