@@ -21,8 +21,8 @@ FINDINGS = "^/v1/findings$"
 pytestmark = pytest.mark.timeout(300)
 
 
-def F(id_, title=None, body=None):  # noqa: N802 - a finding as Coverbase lists it
-    return Finding(id=id_, title=title, body=body)
+def F(id_, title=None, body=None, created=None):  # noqa: N802 - a finding as Coverbase lists it
+    return Finding(id=id_, title=title, body=body, created_at=created)
 
 
 # --- the decision itself (a pure function) -----------------------------------------------------
@@ -37,10 +37,17 @@ def F(id_, title=None, body=None):  # noqa: N802 - a finding as Coverbase lists 
     ([F("b", body="x\n\nServiceNow t N (sys_id S1)"), F("c", body="x (sys_id S2)")], ("adopt", "b")),
     ([F("c", title="Ours", body="made by a person")], ("none", None)),
     ([F("b", title="Other")], ("none", None)),
+    ([F("b", created=10_000 + 7200)], ("none", None)),  # made two hours after the create was sent
+    ([F("b", created=10_000 + 30)], ("adopt", "b")),
+    ([F("b", created=10_000 - 3600)], ("none", None)),  # made an hour before it (an incomplete baseline)
+    ([F("b", created=10_000 - 60)], ("adopt", "b")),  # clocks differ by a minute
+    ([F("b", created=10_000 + 7200, body="x (sys_id S1)")], ("adopt", "b")),  # its body names the record
+    ([F("b", created=10_000 + 20), F("c", created=10_000 + 9000)], ("adopt", "b")),
 ], ids=["one new", "known excluded", "nothing new", "two new: not conclusive", "title narrows", "same titles",
-        "body names the record", "same title, other body", "other title"])
+        "body names the record", "same title, other body", "other title", "made hours later", "made seconds later",
+        "made an hour before", "clock skew", "late but named by its body", "one in time, one late"])
 def test_the_read_back_adopts_only_conclusive_evidence(listing, expect):
-    v = analyse(listing, baseline={"a"}, known={"k"}, title="Ours", marker="(sys_id S1)")
+    v = analyse(listing, baseline={"a"}, known={"k"}, title="Ours", marker="(sys_id S1)", sent_at=10_000)
     kind, value = expect
     if kind == "adopt":
         assert v.adopt == value
@@ -154,6 +161,29 @@ def test_a_create_whose_process_died_before_the_post_is_created_once_next_run(tm
             assert row.status == "ok" and "left no finding" in row.error_message
         h.cb.emu.store.finding_rules.include_text = True
         assert_findings(h, expected(h.sn.emu.ds))
+    finally:
+        h.close()
+
+
+def test_a_finding_a_person_made_long_after_a_dead_create_is_not_taken_for_it(tmp_path, monkeypatch):
+    """The process died before its POST; hours later a person adds a finding on the same target.
+    With no body to tell, only the time shows it is not ours: the issue gets its own finding and
+    the person's is left alone."""
+    h = Harness(tmp_path, config={"sync": {"concurrency": 1, "adaptive_concurrency": False}})
+    try:
+        _dying(h, monkeypatch, before=True)
+        key, row = next((k, r) for k, r in h.state.ledger("finding", "servicenow").items() if r.status == "pending")
+        att = row.payload["_attempt"]
+        earlier = {**att, "at": "2026-01-01T00:00:00Z", "at_ns": 1767225600 * 10**9}  # long before now
+        h.state.upsert_ledger([row.copy(payload={**row.payload, "_attempt": earlier})])
+        with h.cb.admin() as http:
+            theirs = http.post("/_emulator/findings", json={"title": "Added by a person",
+                                                               att["kind"]: att["target"]}).json()["id"]
+        mark = h.mark()
+        h.run()
+        row = h.state.ledger_row("finding", "servicenow", key)
+        assert row.status == "ok" and row.coverbase_id != theirs and "left no finding" in row.error_message
+        assert not [w for w in h.writes_since(mark) if theirs in w["path"]]
     finally:
         h.close()
 

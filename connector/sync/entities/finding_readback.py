@@ -12,7 +12,8 @@ do is compare lists of ids:
   again: a finding on the target itself (a vendor's listing may show its assessments' findings too)
   that is neither in the baseline nor known to the ledger is a **candidate**.
   Exactly one candidate is ours. When Coverbase does return ``title`` / ``body``, they narrow the
-  candidates first (the body names the source record, so a body match is proof);
+  candidates first (the body names the source record, so a body match is proof); so does the
+  finding's ``created_at``: one made long before or after the create was sent is someone else's;
 - zero candidates: the create did not happen; several: not conclusive, so nothing is created
   again and the record waits ("awaiting confirmation") with the candidates named.
 
@@ -26,11 +27,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from connector.coverbase.models import Finding
 from connector.sync.entities.finding_payloads import same_text
 
 LOCK_WAIT_SECONDS = 900.0  # far above one create plus its read-back; a record that waits longer is retried
+# When a create was sent, its finding's ``created_at`` (Coverbase's clock) falls within these bounds
+# of the send time (ours): clocks may differ by minutes, and a backend may commit well after a
+# gateway timed out, but not hours later. A new finding made outside them is someone else's.
+CLOCK_SKEW_SECONDS = 300
+COMMIT_WINDOW_SECONDS = 1800
 
 
 @dataclass
@@ -38,7 +45,7 @@ class Verdict:
     adopt: str | None = None  # the finding that is ours
     how: str = ""  # the evidence, for the ledger message
     candidates: list[str] = field(default_factory=list)  # could be ours (inconclusive when several)
-    foreign: list[str] = field(default_factory=list)  # new, but shown by title/body not to be ours
+    foreign: list[str] = field(default_factory=list)  # new, but shown by title, body or time not to be ours
 
     @property
     def none(self) -> bool:
@@ -54,16 +61,37 @@ def on_target(f: Finding, kind: str | None, target: str | None) -> bool:
     return True
 
 
+def made_in_window(f: Finding, sent_at: float | None) -> bool:
+    """Could ``f`` be the finding of a create sent at ``sent_at`` (Unix seconds)? Yes when either
+    time is unknown."""
+    if sent_at is None or f.created_at is None:
+        return True
+    return sent_at - CLOCK_SKEW_SECONDS <= f.created_at <= sent_at + COMMIT_WINDOW_SECONDS
+
+
+def sent_at_of(attempt: dict) -> float | None:
+    """When an attempt's create was sent (Unix seconds), from its write-ahead record."""
+    if attempt.get("at_ns"):
+        return attempt["at_ns"] / 1e9
+    try:
+        return datetime.strptime(attempt.get("at") or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
 def analyse(listing: list[Finding], *, baseline: set[str], known: set[str], title: str, marker: str,
-            kind: str | None = None, target: str | None = None) -> Verdict:
+            kind: str | None = None, target: str | None = None, sent_at: float | None = None) -> Verdict:
     new = [f for f in listing if f.id not in baseline and f.id not in known and on_target(f, kind, target)]
     named = [f for f in new if f.body is not None and marker in f.body]
     if len(named) == 1:
         return Verdict(adopt=named[0].id, how="its body names the source record")
     if named:  # cannot happen unless something copied our body; let a person decide
         return Verdict(candidates=sorted(f.id for f in named))
+    # Without a body naming the record, a finding made far from the create's time is someone else's.
+    late = [f.id for f in new if not made_in_window(f, sent_at)]
+    new = [f for f in new if f.id not in late]
     possible = [f for f in new if f.body is None and (f.title is None or same_text(f.title, title))]
-    foreign = sorted(f.id for f in new if f not in possible)
+    foreign = sorted([f.id for f in new if f not in possible] + late)
     if len(possible) == 1:
         how = "the only new finding on the target" + (" with its title" if possible[0].title is not None else "")
         return Verdict(adopt=possible[0].id, how=how, foreign=foreign)

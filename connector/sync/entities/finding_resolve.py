@@ -14,7 +14,7 @@ from connector.errors import ApiError
 from connector.state import LedgerRow
 from connector.sync.context import RunContext
 from connector.sync.entities.base import Item
-from connector.sync.entities.finding_readback import Target, Verdict, analyse, relink
+from connector.sync.entities.finding_readback import Target, Verdict, analyse, relink, sent_at_of
 from connector.sync.entities.finding_writes import AWAITING, awaiting_reason
 from connector.sync.outcomes import ARCHIVE, CREATE, LINK, OK, PENDING, SKIPPED, TRANSIENT, is_fatal
 
@@ -92,7 +92,8 @@ class ResolveAttempts:
             verdict = Verdict(adopt=confirm, how="confirmed by hand (findings.confirm)")
         else:
             verdict = analyse(t.listing, baseline=set(att.get("baseline") or []), known=self.known,
-                              title=att.get("title") or "", marker=att.get("marker") or "", kind=t.kind, target=t.id)
+                              title=att.get("title") or "", marker=att.get("marker") or "", kind=t.kind, target=t.id,
+                              sent_at=sent_at_of(att))
         if verdict.adopt:
             self._adopt(ctx, it, verdict.adopt, f"created by an earlier attempt whose answer was lost ({verdict.how})",
                         t, sent=held_of(it.prev.payload if it.prev else None))

@@ -16,7 +16,7 @@ from connector.state import utcnow
 from connector.sync.context import RunContext
 from connector.sync.entities.base import Item, Result, write_log
 from connector.sync.entities.finding_payloads import mutable_changes
-from connector.sync.entities.finding_readback import LOCK_WAIT_SECONDS, Target, analyse, relink
+from connector.sync.entities.finding_readback import LOCK_WAIT_SECONDS, Target, analyse, relink, sent_at_of
 from connector.sync.outcomes import CREATED, LINK, TRANSIENT, classify, is_fatal
 
 AWAITING = "awaiting confirmation"
@@ -99,7 +99,7 @@ class CreateOnce:
                                   f"{t.label} back failed ({err}); resolved next run", payload=waiting,
                                   writes=writes, extra=extra, signals={"awaiting": True})
                 v = analyse(listing, baseline=t.known, known=self._known(), title=item.data["title"],
-                            marker=item.data["marker"], kind=t.kind, target=t.id)
+                            marker=item.data["marker"], kind=t.kind, target=t.id, sent_at=sent_at_of(attempt))
                 t.known |= set(v.foreign)
                 if v.adopt:
                     t.known.add(v.adopt)
