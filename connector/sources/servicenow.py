@@ -86,15 +86,15 @@ class ServiceNowSource:
         if spec.table in self.skipped_tables:
             stats.warnings.append(f"optional table {spec.table} is not on this instance; skipped")
             return stats
-        self._read_into(state, stream, stream, spec.table, spec.fields, spec.filter, attachments=False,
+        self.read_into(state, stream, stream, spec.table, spec.fields, spec.filter, attachments=False,
                         run_id=run_id, full_refresh=full_refresh, window=window, stats=stats)
         if stream == "engagements":
             self._refresh_company_refs(state, run_id)
         if stream == "assessments" and self.cfg.source.reconcile_assessment_deletions and window is None:
-            self._sweep_deletions(state, stream, spec.table, spec.filter, attachments=False, stats=stats)
+            self.sweep_deletions(state, stream, spec.table, spec.filter, attachments=False, stats=stats)
         return stats
 
-    def _sweep_deletions(self, state: StateDB, stream: str, table: str, base_query: str, *, attachments: bool,
+    def sweep_deletions(self, state: StateDB, stream: str, table: str, base_query: str, *, attachments: bool,
                          stats: StreamStats) -> None:
         """A deleted record never shows up above a ``sys_updated_on`` watermark: list the ids still
         there and mark the rest deleted. A restored record is upserted again, which clears the mark."""
@@ -104,7 +104,7 @@ class ServiceNowSource:
         with state.transaction():
             stats.deleted += state.mark_deleted(stream, SOURCE, gone)
 
-    def _read_into(self, state: StateDB, stream: str, cursor_name: str, table: str, fields: list[str] | None,
+    def read_into(self, state: StateDB, stream: str, cursor_name: str, table: str, fields: list[str] | None,
                    base_query: str, *, attachments: bool, run_id: str | None, full_refresh: bool,
                    window: Window | None, stats: StreamStats) -> None:
         cursor = None if (full_refresh or window) else state.get_cursor(SOURCE, cursor_name)
@@ -151,8 +151,12 @@ class ServiceNowSource:
             ref = row.record.get("vendor")
             if isinstance(ref, str) and ref and ref not in vendors and ref not in known:
                 wanted.add(ref)
+        self.stage_companies(state, wanted, run_id)
+
+    def stage_companies(self, state: StateDB, sys_ids: set[str], run_id: str | None) -> None:
+        """Stage the named ``core_company`` rows that are not vendors (``company_refs``), 100 per request."""
         table = self.cfg.source.tables["vendors"].table
-        ids = sorted(wanted)
+        ids = sorted(sys_ids)
         for i in range(0, len(ids), 100):
             rows = self.client.get_json(f"/api/now/table/{table}", {
                 "sysparm_query": f"sys_idIN{','.join(ids[i:i + 100])}",
@@ -166,12 +170,12 @@ class ServiceNowSource:
         stats = StreamStats("attachments")
         for parent in self.cfg.source.attachment_parents:
             # One watermark per parent table: attachments change without touching their parent.
-            self._read_into(state, "attachments", f"attachments:{parent}", "sys_attachment", None,
+            self.read_into(state, "attachments", f"attachments:{parent}", "sys_attachment", None,
                             f"table_name={parent}", attachments=True, run_id=run_id, full_refresh=full_refresh,
                             window=window, stats=stats)
         if self.cfg.source.reconcile_attachment_deletions and window is None:
             parents = ",".join(self.cfg.source.attachment_parents)
-            self._sweep_deletions(state, "attachments", "sys_attachment", f"table_nameIN{parents}", attachments=True,
+            self.sweep_deletions(state, "attachments", "sys_attachment", f"table_nameIN{parents}", attachments=True,
                                   stats=stats)
         self.progress.phase("probing the content of new attachments (SBOM or document)")
         stats.classified = self._classify(state)

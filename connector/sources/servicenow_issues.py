@@ -48,10 +48,10 @@ def extract_issues(source: ServiceNowSource, state: StateDB, *, run_id: str | No
             stats.warnings.append(f"optional table {spec.table} is not on this instance; skipped")
             continue
         _check_columns(source.cfg, key, spec)
-        source._read_into(state, key, key, spec.table, spec.fields, spec.filter, attachments=False, run_id=run_id,
+        source.read_into(state, key, key, spec.table, spec.fields, spec.filter, attachments=False, run_id=run_id,
                           full_refresh=full_refresh, window=window, stats=stats)
         if source.cfg.findings.reconcile_deletions and window is None:
-            source._sweep_deletions(state, key, spec.table, spec.filter, attachments=False, stats=stats)
+            source.sweep_deletions(state, key, spec.table, spec.filter, attachments=False, stats=stats)
     _refresh_company_refs(source, state, run_id)
     return stats
 
@@ -69,15 +69,7 @@ def _refresh_company_refs(source: ServiceNowSource, state: StateDB, run_id: str 
             ref = ref.get("value") if isinstance(ref, dict) else ref
             if isinstance(ref, str) and ref and ref not in vendors and ref not in known:
                 wanted.add(ref)
-    table = source.cfg.source.tables["vendors"].table
-    ids = sorted(wanted)
-    for i in range(0, len(ids), 100):
-        rows = source.client.get_json(f"/api/now/table/{table}", {
-            "sysparm_query": f"sys_idIN{','.join(ids[i:i + 100])}",
-            "sysparm_fields": "sys_id,name,vendor,sys_updated_on",
-            "sysparm_exclude_reference_link": "true", "sysparm_limit": 100})["result"]
-        with state.transaction():
-            state.upsert_staged("company_refs", SOURCE, rows, run_id=run_id)
+    source.stage_companies(state, wanted, run_id)
 
 
 def _clean(v: str | None) -> str | None:
