@@ -32,31 +32,18 @@ def _date_ok(value: str) -> bool:
 
 
 def validate_issues(v: Any, t: Table, rows: dict[str, tuple[int, dict]]) -> None:
-    """``v`` is the export validator (``files._Validator``): its columns, problems and export."""
+    """``v`` is the export validator of ``connector.sources.files``: its columns, problems, export and
+    reference checks."""
     file = t.file or "issues"
     cols = v.columns["issues"]
     for key, (line, row) in rows.items():
         val = lambda f: v.val("issues", row, f)  # noqa: E731
         vendor, service, assessment = val("vendor"), val("service"), val("assessment")
-        if vendor and vendor not in v.export.vendors:
-            v.problems.append(Problem(file, line, cols["vendor"], f"unknown vendor {vendor!r}: no such row in the "
-                                      "vendors table"))
+        v.check_vendor(file, line, cols["vendor"], vendor)
         if service:
-            svc = v.export.services.get(service)
-            if svc is None:
-                v.problems.append(Problem(file, line, cols["service"], f"unknown service {service!r}: no such row in "
-                                          "the services table"))
-            elif vendor and svc["vendor"] != vendor:
-                v.problems.append(Problem(file, line, cols["service"], f"service {service!r} belongs to vendor "
-                                          f"{svc['vendor']!r}, not {vendor!r}"))
+            v.check_belongs(file, line, cols["service"], "service", service, vendor, vendor_required=False)
         if assessment:
-            a = v.export.assessments.get(assessment)
-            if a is None:
-                v.problems.append(Problem(file, line, cols["assessment"], f"unknown assessment {assessment!r}: no such "
-                                          "row in the assessments table"))
-            elif vendor and a["vendor"] != vendor:
-                v.problems.append(Problem(file, line, cols["assessment"], f"assessment {assessment!r} belongs to "
-                                          f"vendor {a['vendor']!r}, not {vendor!r}"))
+            v.check_belongs(file, line, cols["assessment"], "assessment", assessment, vendor, vendor_required=False)
         due = val("due_date")
         if due and not _date_ok(due):
             v.problems.append(Problem(file, line, cols["due_date"], f"{due!r} is not a date (YYYY-MM-DD or ISO 8601)"))

@@ -99,6 +99,22 @@ class _Validator:
     def val(self, table: str, row: dict[str, str | None], fld: str) -> str | None:
         return row.get(self.columns[table][fld])
 
+    def check_vendor(self, file: str, line: int, col: str, vendor: str | None) -> None:
+        if vendor and vendor not in self.export.vendors:
+            self.problems.append(Problem(file, line, col,
+                                         f"unknown vendor {vendor!r}: no such row in the vendors table"))
+
+    def check_belongs(self, file: str, line: int, col: str, kind: str, key: str, vendor: str | None, *,
+                      vendor_required: bool = True) -> None:
+        """A row names a service or an assessment (``kind``) by ``key``: it must exist and belong to the
+        row's vendor (when the row names none, only if ``vendor_required``)."""
+        found = getattr(self.export, f"{kind}s").get(key)
+        if found is None:
+            self.problems.append(Problem(file, line, col, f"unknown {kind} {key!r}: no such row in the {kind}s table"))
+        elif (vendor or vendor_required) and found["vendor"] != vendor:
+            self.problems.append(Problem(file, line, col, f"{kind} {key!r} belongs to vendor {found['vendor']!r}, "
+                                         f"not {vendor!r}"))
+
     def run(self) -> Export:
         if not self.root.is_dir():
             self.problems.append(Problem(str(self.root), None, None, "is not a folder"))
@@ -244,17 +260,9 @@ class _Validator:
         for key, (line, row) in rows.items():
             a = lambda f: self.val("assessments", row, f)  # noqa: E731
             vendor, service = a("vendor"), a("service")
-            if vendor and vendor not in self.export.vendors:
-                self.problems.append(Problem(file, line, cols["vendor"], f"unknown vendor {vendor!r}: no such row "
-                                             "in the vendors table"))
+            self.check_vendor(file, line, cols["vendor"], vendor)
             if service:
-                svc = self.export.services.get(service)
-                if svc is None:
-                    self.problems.append(Problem(file, line, cols["service"], f"unknown service {service!r}: no such "
-                                                 "row in the services table"))
-                elif svc["vendor"] != vendor:
-                    self.problems.append(Problem(file, line, cols["service"], f"service {service!r} belongs to vendor "
-                                                 f"{svc['vendor']!r}, not {vendor!r}"))
+                self.check_belongs(file, line, cols["service"], "service", service, vendor)
             assignee = self._user_ref(a("assignee"), file, line, cols["assignee"]) if a("assignee") else None
             self.export.assessments[key] = {"key": key, "vendor": vendor, "service": service, "name": a("name"),
                                             "assignee": assignee, "template": a("template"), "state": a("state")}
