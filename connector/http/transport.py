@@ -12,6 +12,7 @@ envelopes, response models.
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 import threading
 import time
@@ -24,6 +25,7 @@ from connector.deadline import Deadline
 from connector.http.gate import RequestGate
 from connector.http.requestlog import CallCounter, RequestHook, RequestLogEntry, redact_key
 from connector.http.safety import is_loopback_host
+from connector.http.stdlib_transport import StdlibTransport
 
 USER_AGENT = "servicenow-coverbase-connector/0.1"
 
@@ -31,6 +33,11 @@ USER_AGENT = "servicenow-coverbase-connector/0.1"
 # any request, even a non-idempotent write.
 NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
                                          httpx.UnsupportedProtocol)
+
+# Which transport carries direct (unproxied) requests: "stdlib" (connector/http/stdlib_transport.py,
+# half the CPU per request) or "httpcore" (httpx's default). An escape hatch, not a tuning knob.
+ENGINE_VARIABLE = "CONNECTOR_HTTP_ENGINE"
+ENGINES = ("stdlib", "httpcore")
 
 REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "x-amzn-requestid")
 
@@ -46,6 +53,14 @@ def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:
     CPU), and every client of every step would otherwise build two. An ``SSLContext`` may be
     shared by connections on many threads."""
     return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else httpx.create_ssl_context()
+
+
+def http_engine(env: Mapping[str, str] | None = None) -> str:
+    """The transport engine the environment asks for (``CONNECTOR_HTTP_ENGINE``), "stdlib" by default."""
+    value = (os.environ if env is None else env).get(ENGINE_VARIABLE, "").strip().lower() or "stdlib"
+    if value not in ENGINES:
+        raise ValueError(f"{ENGINE_VARIABLE}={value!r} is not one of {', '.join(ENGINES)}")
+    return value
 
 
 def request_id_of(resp: httpx.Response) -> str | None:
@@ -82,9 +97,11 @@ class ProxyAwareTransport(httpx.BaseTransport):
     def __init__(self, *, verify: ssl.SSLContext | bool, max_connections: int,
                  env: Mapping[str, str] | None = None) -> None:
         self._verify, self._env = verify, env
-        self._limits = httpx.Limits(max_connections=max_connections,
-                                    max_keepalive_connections=max(1, max_connections // 2))
-        self._direct = httpx.HTTPTransport(verify=verify, limits=self._limits)
+        keepalive = max(1, max_connections // 2)
+        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
+        self._direct: httpx.BaseTransport = (
+            StdlibTransport(verify=verify, max_connections=max_connections, max_keepalive=keepalive)
+            if http_engine(env) == "stdlib" else httpx.HTTPTransport(verify=verify, limits=self._limits))
         self._proxied: dict[str, httpx.HTTPTransport] = {}
         self._routes: dict[tuple[str, str], str | None] = {}
         self._lock = threading.Lock()  # a leaf: guards the two dicts, never held across I/O
@@ -110,7 +127,7 @@ class ProxyAwareTransport(httpx.BaseTransport):
             t.close()
 
 
-def http_transport(*, verify: ssl.SSLContext | bool, max_connections: int) -> httpx.BaseTransport:
+def http_transport(*, verify: ssl.SSLContext, max_connections: int) -> httpx.BaseTransport:
     return ProxyAwareTransport(verify=verify, max_connections=max_connections)
 
 

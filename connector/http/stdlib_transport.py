@@ -1,0 +1,234 @@
+"""HTTP/1.1 exchanges over the standard library's ``http.client``, under httpx.
+
+Why not httpx's default transport (httpcore + h11)? The connector is CPU-bound in its own process
+(issue 16): with eight threads posting JSON to a local server, httpcore + h11 cost 1.34-1.43 ms of
+CPU per request and this transport 0.75 ms (``bench/transport.py`` prints both). httpx stays the
+client: requests, auth flows, decoding and the ``Response`` API are unchanged, and so are the
+exception classes the retry layer reads (``ConnectError`` and ``ConnectTimeout`` mean nothing was
+sent). Only the exchange moves to ``http.client``, which the standard library maintains: the
+status line and header parser, chunked and length-delimited bodies, TLS through ``ssl``.
+
+What this module adds is the pool, the part httpcore did:
+
+- idle connections per origin, newest first, at most ``max_keepalive`` of them, each dropped after
+  ``keepalive_expiry`` seconds idle or when the server has closed it (readable while idle);
+- at most ``max_connections`` exchanges at once (``_slots``), each waiting for a connection at most
+  the request's ``pool`` timeout (then ``httpx.PoolTimeout``: nothing was sent);
+- timeouts from the request's ``timeout`` extension (connect, write, read);
+- socket and parser errors mapped onto httpx's exception classes.
+
+Requests that go through a proxy keep httpx's own transport (``ProxyAwareTransport``); setting
+``CONNECTOR_HTTP_ENGINE=httpcore`` puts every request back on it.
+
+Lock order (docs/architecture.md, "Locks and waits"): a ``_slots`` permit is taken inside a
+request-gate slot, never the other way round, and is returned when the response body is closed;
+``_lock`` is a leaf that guards the idle lists and is never held across I/O.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import ssl
+import threading
+import time
+
+import httpx
+
+CHUNK = 64 * 1024
+DEFAULT_POOL_WAIT = 600.0  # when a request carries no pool timeout: a bound all the same
+
+Origin = tuple[str, str, int]
+
+
+def _server_closed(conn: http.client.HTTPConnection) -> bool:
+    """An idle connection with something to read has been closed by the server (or sent what no
+    request asked for): it must not carry the next request."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+class _Body(httpx.SyncByteStream):
+    """A response body read from the connection as the caller asks; closing it hands the
+    connection back to the pool when the whole body was read and the server keeps it open."""
+
+    def __init__(self, pool: StdlibTransport, origin: Origin, conn: http.client.HTTPConnection,
+                 resp: http.client.HTTPResponse, request: httpx.Request) -> None:
+        self._pool, self._origin, self._conn, self._resp, self._request = pool, origin, conn, resp, request
+        self._closed = False
+
+    def __iter__(self):
+        resp = self._resp
+        try:
+            if not resp.chunked and resp.length is not None and resp.length <= CHUNK:
+                body = resp.read()  # a JSON answer: one read, and IncompleteRead if the server cut it short
+                if body:
+                    yield body
+                return
+            while chunk := resp.read(CHUNK):
+                yield chunk
+            if resp.length:  # read(amt) returns b"" at a premature EOF instead of raising
+                raise httpx.RemoteProtocolError(
+                    f"the server closed the connection with {resp.length} bytes of the body still to come",
+                    request=self._request)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(f"timed out reading the response body: {exc}", request=self._request) from exc
+        except http.client.HTTPException as exc:  # IncompleteRead: the server cut the body short
+            raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=self._request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=self._request) from exc
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        reusable = self._resp.isclosed() and not self._resp.will_close
+        if not reusable:
+            self._resp.close()
+        self._pool._check_in(self._origin, self._conn if reusable else None)
+
+
+class StdlibTransport(httpx.BaseTransport):
+    """Direct HTTP/1.1 connections (no proxy) with a bounded keep-alive pool."""
+
+    def __init__(self, *, verify: ssl.SSLContext | bool, max_connections: int, max_keepalive: int | None = None,
+                 keepalive_expiry: float = 5.0) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        if verify is False:
+            raise ValueError("TLS verification cannot be switched off")
+        self._ssl = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context()
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_keepalive = max_connections if max_keepalive is None else max_keepalive
+        self._expiry = keepalive_expiry
+        self._lock = threading.Lock()  # a leaf: guards _idle and _idle_count, never held across I/O
+        self._idle: dict[Origin, list[tuple[http.client.HTTPConnection, float]]] = {}
+        self._idle_count = 0
+        self._closed = False
+
+    # -- the pool ------------------------------------------------------------------------------
+
+    def _take_idle(self, origin: Origin) -> http.client.HTTPConnection | None:
+        while True:
+            with self._lock:
+                idle = self._idle.get(origin)
+                if not idle:
+                    return None
+                conn, since = idle.pop()
+                self._idle_count -= 1
+            if time.monotonic() - since < self._expiry and not _server_closed(conn):
+                return conn
+            conn.close()
+
+    def _connect(self, origin: Origin, timeout: float | None, request: httpx.Request) -> http.client.HTTPConnection:
+        scheme, host, port = origin
+        conn: http.client.HTTPConnection
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            conn.connect()
+        except TimeoutError as exc:
+            conn.close()
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}", request=request) from exc
+        except OSError as exc:  # refused, unreachable, name not known, TLS handshake or certificate
+            conn.close()
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        return conn
+
+    def _check_in(self, origin: Origin, conn: http.client.HTTPConnection | None) -> None:
+        """Give the exchange's permit back; keep ``conn`` for the next request when there is room."""
+        try:
+            if conn is not None:
+                with self._lock:
+                    if not self._closed and self._idle_count < self._max_keepalive:
+                        self._idle.setdefault(origin, []).append((conn, time.monotonic()))
+                        self._idle_count += 1
+                        conn = None
+                if conn is not None:
+                    conn.close()
+        finally:
+            self._slots.release()
+
+    # -- one exchange --------------------------------------------------------------------------
+
+    @staticmethod
+    def _send(conn: http.client.HTTPConnection, request: httpx.Request, write_timeout: float | None) -> None:
+        assert conn.sock is not None
+        conn.sock.settimeout(write_timeout)
+        conn.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True,
+                        skip_accept_encoding=True)
+        for name, value in request.headers.raw:  # httpx set Host, Content-Length or Transfer-Encoding
+            conn.putheader(name, value)
+        if isinstance(request.stream, httpx.ByteStream):
+            conn.endheaders(request.content or None)  # headers and a small body in one send
+            return
+        conn.endheaders()
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        for chunk in request.stream:  # type: ignore[union-attr]  # an upload streamed from disk
+            if chunk:
+                conn.send(b"%X\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+        if chunked:
+            conn.send(b"0\r\n\r\n")
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}", request=request)
+        origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts = request.extensions.get("timeout") or {}
+        pool_wait = timeouts.get("pool")
+        if not self._slots.acquire(timeout=DEFAULT_POOL_WAIT if pool_wait is None else pool_wait):
+            raise httpx.PoolTimeout(f"no connection to {url.host} came free in time", request=request)
+        conn: http.client.HTTPConnection | None = None
+        try:
+            conn = self._take_idle(origin) or self._connect(origin, timeouts.get("connect"), request)
+            try:
+                self._send(conn, request, timeouts.get("write"))
+            except TimeoutError as exc:
+                raise httpx.WriteTimeout(f"timed out sending the request: {exc}", request=request) from exc
+            except (http.client.HTTPException, ValueError) as exc:  # an illegal header name or value
+                raise httpx.LocalProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            except OSError as exc:
+                raise httpx.WriteError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            read_timeout = timeouts.get("read")
+            if read_timeout != timeouts.get("write"):
+                conn.sock.settimeout(read_timeout)
+            try:
+                resp = conn.getresponse()
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout(f"timed out waiting for the response: {exc}", request=request) from exc
+            except http.client.RemoteDisconnected as exc:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
+                                                request=request) from exc
+            except http.client.HTTPException as exc:  # a status line or headers http.client cannot parse
+                raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            except OSError as exc:
+                raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            self._slots.release()
+            raise
+        return httpx.Response(resp.status, headers=resp.getheaders(), stream=_Body(self, origin, conn, resp, request),
+                              extensions={"http_version": b"HTTP/1.1",
+                                          "reason_phrase": (resp.reason or "").encode("latin-1", "replace")})
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [c for conns in self._idle.values() for c, _ in conns]
+            self._idle.clear()
+            self._idle_count = 0
+        for conn in idle:
+            conn.close()

@@ -1,0 +1,270 @@
+"""The http.client transport (connector/http/stdlib_transport.py) against a loopback server that
+parses requests with h11, an HTTP implementation independent of http.client, and answers byte for
+byte what each test writes: so the transport is judged by what went over the wire."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+
+import h11
+import httpx
+import pytest
+import trustme
+
+from connector.http.stdlib_transport import StdlibTransport
+
+Handler = Callable[[socket.socket, h11.Request, bytes], bool]  # returns False to close the connection
+
+
+class WireServer:
+    """Accepts connections on a free loopback port; each request goes to ``handler``."""
+
+    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
+        self.handler = handler
+        self.tls = tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.requests: list[tuple[h11.Request, bytes]] = []
+        self.closed = threading.Event()  # set each time the server closes a connection
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        sock.settimeout(10)
+        try:
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            parser = h11.Connection(h11.SERVER)
+            while True:
+                request, body = self._read_request(sock, parser)
+                if request is None:
+                    return
+                self.requests.append((request, body))
+                if not self.handler(sock, request, body):
+                    return
+                parser = h11.Connection(h11.SERVER)  # the handler wrote raw bytes: start afresh
+        except (OSError, h11.RemoteProtocolError):
+            return
+        finally:
+            sock.close()
+            self.closed.set()
+
+    @staticmethod
+    def _read_request(sock: socket.socket, parser: h11.Connection) -> tuple[h11.Request | None, bytes]:
+        request, body = None, bytearray()
+        while True:
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                data = sock.recv(65536)
+                parser.receive_data(data)
+                if not data and request is None:
+                    return None, b""
+                continue
+            if isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return request, bytes(body)
+            elif isinstance(event, h11.ConnectionClosed):
+                return None, b""
+
+    def url(self, path: str = "/") -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def answer(body: bytes = b"{}", *, status: str = "200 OK", extra: bytes = b"") -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
+            + extra + b"\r\n" + body)
+
+
+def keep_alive(sock: socket.socket, request: h11.Request, body: bytes) -> bool:
+    sock.sendall(answer(b'{"ok": true}'))
+    return True
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., WireServer]]:
+    servers: list[WireServer] = []
+
+    def start(handler: Handler = keep_alive, **kw) -> WireServer:
+        servers.append(WireServer(handler, **kw))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def client(max_connections: int = 4, **kw) -> httpx.Client:
+    return httpx.Client(transport=StdlibTransport(verify=True, max_connections=max_connections), **kw)
+
+
+def test_sequential_requests_share_one_kept_alive_connection(serve):
+    server = serve()
+    with client() as c:
+        for _ in range(5):
+            assert c.get(server.url()).json() == {"ok": True}
+    assert server.connections == 1
+
+
+def test_the_request_arrives_as_sent_headers_and_json_body(serve):
+    server = serve()
+    with client() as c:
+        c.post(server.url("/v1/vendors?x=a%20b"), json={"name": "Acme"}, headers={"Idempotency-Key": "sn:v:1"})
+    request, body = server.requests[0]
+    assert request.method == b"POST" and request.target == b"/v1/vendors?x=a%20b"
+    assert dict(request.headers)[b"idempotency-key"] == b"sn:v:1"
+    assert dict(request.headers)[b"host"] == f"127.0.0.1:{server.port}".encode()
+    assert body == b'{"name":"Acme"}'
+
+
+def test_a_streamed_upload_without_a_length_is_sent_chunked_and_arrives_whole(serve):
+    server = serve()
+    parts = [b"a" * 70_000, b"", b"b" * 3, b"c" * 100_000]
+    with client() as c:
+        c.post(server.url("/upload"), content=iter(parts))
+    request, body = server.requests[0]
+    assert dict(request.headers)[b"transfer-encoding"] == b"chunked"
+    assert body == b"".join(parts)
+
+
+def test_a_large_response_streams_in_pieces_and_the_connection_is_reused(serve):
+    big = bytes(range(256)) * 4096  # 1 MiB
+
+    def handler(sock, request, body):
+        sock.sendall(answer(big))
+        return True
+
+    server = serve(handler)
+    with client() as c:
+        with c.stream("GET", server.url()) as resp:
+            pieces = list(resp.iter_raw())
+        assert b"".join(pieces) == big and len(pieces) > 1
+        assert c.get(server.url()).content == big
+    assert server.connections == 1
+
+
+def test_a_chunked_response_is_read_whole(serve):
+    def handler(sock, request, body):
+        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        return True
+
+    server = serve(handler)
+    with client() as c:
+        assert c.get(server.url()).content == b"hello world"
+        assert c.get(server.url()).content == b"hello world"
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("length, sent", [(100, 10), (500_000, 70_000)], ids=["small body", "streamed body"])
+def test_a_body_cut_short_is_a_protocol_error_not_a_short_answer(serve, length, sent):
+    def handler(sock, request, body):
+        sock.sendall(answer(b"x" * sent).replace(f"Content-Length: {sent}".encode(),
+                                                 f"Content-Length: {length}".encode()))
+        return False
+
+    server = serve(handler)
+    with client() as c, pytest.raises(httpx.RemoteProtocolError):
+        c.get(server.url())
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used_again(serve):
+    def answer_then_close(sock, request, body):
+        sock.sendall(answer(b'{"ok": true}'))  # says nothing of closing, then closes
+        return False
+
+    server = serve(answer_then_close)
+    with client() as c:
+        assert c.post(server.url(), json={}).status_code == 200
+        assert server.closed.wait(10)
+        # A POST on the dead connection would be "maybe sent"; the pool must see the close first.
+        assert c.post(server.url(), json={}).status_code == 200
+    assert server.connections == 2
+
+
+def test_connection_close_from_the_server_is_honoured(serve):
+    def handler(sock, request, body):
+        sock.sendall(answer(b"{}", extra=b"Connection: close\r\n"))
+        return False
+
+    server = serve(handler)
+    with client() as c:
+        for _ in range(3):
+            assert c.get(server.url()).status_code == 200
+    assert server.connections == 3
+
+
+def test_a_server_that_hangs_up_without_answering_is_a_protocol_error(serve):
+    server = serve(lambda sock, request, body: False)
+    with client() as c, pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        c.post(server.url(), json={})
+
+
+def test_no_answer_within_the_read_timeout_is_a_read_timeout(serve):
+    release = threading.Event()
+
+    def silent(sock, request, body):
+        release.wait(10)
+        return False
+
+    server = serve(silent)
+    try:
+        with client(timeout=httpx.Timeout(5.0, read=0.2)) as c, pytest.raises(httpx.ReadTimeout):
+            c.get(server.url())
+    finally:
+        release.set()
+
+
+def test_a_refused_connection_is_a_connect_error_so_nothing_was_sent():
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]
+    with client() as c, pytest.raises(httpx.ConnectError):
+        c.get(f"http://127.0.0.1:{port}/")
+
+
+def test_every_connection_in_use_makes_the_next_request_wait_then_time_out(serve):
+    server = serve()
+    with client(max_connections=1, timeout=httpx.Timeout(5.0, pool=0.2)) as c:
+        with c.stream("GET", server.url()):  # holds the only connection until closed
+            with pytest.raises(httpx.PoolTimeout):
+                c.get(server.url())
+        assert c.get(server.url()).status_code == 200  # given back once the first response closed
+
+
+def test_only_http_and_https_are_spoken():
+    with client() as c, pytest.raises(httpx.UnsupportedProtocol):
+        c.get("ftp://127.0.0.1/file")
+
+
+def test_tls_verification_cannot_be_switched_off():
+    with pytest.raises(ValueError, match="cannot be switched off"):
+        StdlibTransport(verify=False, max_connections=1)
+
+
+def test_https_is_verified_against_the_given_ca_and_refused_without_it(serve):
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    server = serve(tls=server_ctx)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    with httpx.Client(transport=StdlibTransport(verify=trusting, max_connections=2)) as c:
+        assert c.get(server.url()).json() == {"ok": True}
+    with client() as c, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        c.get(server.url())
