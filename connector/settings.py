@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from connector.config import ConnectorConfig, load_config
 from connector.errors import ConfigError
 from connector.http.safety import require_safe_base_url
+from connector.http.transport import ENGINES, http_engine
 from connector.progress import default_every
 
 DEFAULT_COVERBASE_URL = "https://api.coverbase.app"
@@ -50,7 +51,7 @@ KNOWN = (
     "CONNECTOR_SYNC_CRON", "CONNECTOR_SCHEDULE_ENABLED", "CONNECTOR_PARTITIONS_START", "CONNECTOR_MAX_RUNTIME",
     "CONNECTOR_PROGRESS_SECONDS", "DAGSTER_HOME", "SERVICENOW_WRITE_USERNAME", "SERVICENOW_WRITE_PASSWORD",
     "COVERBASE_WEBHOOK_SECRET", "COVERBASE_WEBHOOK_PREVIOUS_SECRET", "CONNECTOR_OUTCOMES_SENSOR_ENABLED",
-    "CONNECTOR_OUTCOMES_SENSOR_INTERVAL",
+    "CONNECTOR_OUTCOMES_SENSOR_INTERVAL", "CONNECTOR_HTTP_ENGINE",
 )
 WRITE_BACK = "Write-back: assessment outcomes into ServiceNow"
 WEBHOOK_SECRET_MIN = 16  # Coverbase refuses shorter secrets (400 weak_secret)
@@ -353,6 +354,11 @@ def _scheduling(get, s: Settings, problems: list[Problem]) -> None:
                                         "Set it to a past date (YYYY-MM-DD), or unset it"))
             else:
                 s.partitions_start = start
+    try:
+        http_engine({"CONNECTOR_HTTP_ENGINE": get("CONNECTOR_HTTP_ENGINE") or ""})
+    except ValueError:
+        problems.append(Problem("CONNECTOR_HTTP_ENGINE", f"{get('CONNECTOR_HTTP_ENGINE')!r} is not one of "
+                                f"{', '.join(ENGINES)}", "Unset it (stdlib, the default), or set httpcore"))
     progress = get("CONNECTOR_PROGRESS_SECONDS")
     if progress:
         try:

@@ -88,3 +88,16 @@ def test_clients_default_transport_reads_the_process_environment(monkeypatch):
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     assert proxy_for(httpx.URL("https://acme.coverbase.example/")) == "http://proxy.corp:3128"
+
+
+@pytest.mark.parametrize("engine", ["stdlib", "httpcore"])
+def test_either_engine_carries_direct_requests(engine, coverbase):
+    transport = ProxyAwareTransport(verify=True, max_connections=2, env={"CONNECTOR_HTTP_ENGINE": engine})
+    assert transport.engine == engine
+    with httpx.Client(transport=transport, base_url=coverbase.url) as c:
+        assert c.get("/v1/utils/authtest", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_an_unknown_engine_is_refused_by_name():
+    with pytest.raises(ValueError, match="CONNECTOR_HTTP_ENGINE='curl'"):
+        ProxyAwareTransport(verify=True, max_connections=2, env={"CONNECTOR_HTTP_ENGINE": "curl"})

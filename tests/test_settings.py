@@ -59,6 +59,7 @@ def test_a_run_that_reads_no_servicenow_does_not_ask_for_servicenow_settings():
     ("CONNECTOR_PARTITIONS_START", "01/01/2024", "not a date like 2024-01-01"),
     ("CONNECTOR_PARTITIONS_START", "2999-01-01", "in the future"),
     ("CONNECTOR_PROGRESS_SECONDS", "often", "not a number of seconds"),
+    ("CONNECTOR_HTTP_ENGINE", "curl", "not one of stdlib, httpcore"),
     ("DAGSTER_HOME", ".dagster", "not an absolute path"),
     ("DAGSTER_HOME", "/nonexistent/dagster-home", "not a directory"),
 ])

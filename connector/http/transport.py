@@ -99,9 +99,10 @@ class ProxyAwareTransport(httpx.BaseTransport):
         self._verify, self._env = verify, env
         keepalive = max(1, max_connections // 2)
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
+        self.engine = http_engine(env)
         self._direct: httpx.BaseTransport = (
             StdlibTransport(verify=verify, max_connections=max_connections, max_keepalive=keepalive)
-            if http_engine(env) == "stdlib" else httpx.HTTPTransport(verify=verify, limits=self._limits))
+            if self.engine == "stdlib" else httpx.HTTPTransport(verify=verify, limits=self._limits))
         self._proxied: dict[str, httpx.HTTPTransport] = {}
         self._routes: dict[tuple[str, str], str | None] = {}
         self._lock = threading.Lock()  # a leaf: guards the two dicts, never held across I/O
