@@ -268,3 +268,15 @@ def test_https_is_verified_against_the_given_ca_and_refused_without_it(serve):
         assert c.get(server.url()).json() == {"ok": True}
     with client() as c, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         c.get(server.url())
+
+
+def test_a_non_ascii_response_header_arrives_as_its_bytes_and_frees_the_connection(serve):
+    def handler(sock, request, body):
+        sock.sendall(answer(b"{}", extra='Content-Disposition: attachment; filename="café.csv"\r\n'.encode()))
+        return True
+
+    server = serve(handler)
+    with client(max_connections=1, timeout=httpx.Timeout(5.0, pool=0.5)) as c:
+        resp = c.get(server.url())
+        assert resp.headers.raw[-1] == (b"Content-Disposition", 'attachment; filename="café.csv"'.encode())
+        assert c.get(server.url()).status_code == 200  # the only permit came back

@@ -215,14 +215,17 @@ class StdlibTransport(httpx.BaseTransport):
                 raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
             except OSError as exc:
                 raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            # http.client decoded the header block as latin-1: encoding it back gives the bytes the
+            # server sent (httpx would encode str values as ASCII and fail on a UTF-8 filename).
+            headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resp.getheaders()]
+            return httpx.Response(resp.status, headers=headers, stream=_Body(self, origin, conn, resp, request),
+                                  extensions={"http_version": b"HTTP/1.1",
+                                              "reason_phrase": (resp.reason or "").encode("latin-1", "replace")})
         except BaseException:
             if conn is not None:
                 conn.close()
             self._slots.release()
             raise
-        return httpx.Response(resp.status, headers=resp.getheaders(), stream=_Body(self, origin, conn, resp, request),
-                              extensions={"http_version": b"HTTP/1.1",
-                                          "reason_phrase": (resp.reason or "").encode("latin-1", "replace")})
 
     def close(self) -> None:
         with self._lock:
