@@ -280,3 +280,13 @@ def test_a_non_ascii_response_header_arrives_as_its_bytes_and_frees_the_connecti
         resp = c.get(server.url())
         assert resp.headers.raw[-1] == (b"Content-Disposition", 'attachment; filename="café.csv"'.encode())
         assert c.get(server.url()).status_code == 200  # the only permit came back
+
+
+def test_a_response_closed_unread_closes_its_connection_at_once(serve):
+    server = serve()
+    with client() as c:
+        with c.stream("GET", server.url()) as resp:
+            pass
+        # resp (and so the transport's objects) still alive: the socket must be closed all the same
+        assert server.closed.wait(5)
+        assert resp.is_closed

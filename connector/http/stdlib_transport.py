@@ -94,6 +94,7 @@ class _Body(httpx.SyncByteStream):
         reusable = self._resp.isclosed() and not self._resp.will_close
         if not reusable:
             self._resp.close()
+            self._conn.close()  # the response only closed its file: the socket is the connection's
         self._pool._check_in(self._origin, self._conn if reusable else None)
 
 
