@@ -290,3 +290,18 @@ def test_a_response_closed_unread_closes_its_connection_at_once(serve):
         # resp (and so the transport's objects) still alive: the socket must be closed all the same
         assert server.closed.wait(5)
         assert resp.is_closed
+
+
+def test_a_connection_whose_body_ended_in_a_protocol_error_is_not_used_again(serve):
+    answers = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", answer()]
+
+    def handler(sock, request, body):
+        sock.sendall(answers.pop(0))
+        return True  # the server carries on: only the client can tell the framing broke
+
+    server = serve(handler)
+    with client() as c:
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.get(server.url())
+        assert c.get(server.url()).status_code == 200
+    assert server.connections == 2

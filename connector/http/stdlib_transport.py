@@ -65,6 +65,7 @@ class _Body(httpx.SyncByteStream):
                  resp: http.client.HTTPResponse, request: httpx.Request) -> None:
         self._pool, self._origin, self._conn, self._resp, self._request = pool, origin, conn, resp, request
         self._closed = False
+        self._complete = False  # the body was read to its end without error
 
     def __iter__(self):
         resp = self._resp
@@ -73,25 +74,28 @@ class _Body(httpx.SyncByteStream):
                 body = resp.read()  # a JSON answer: one read, and IncompleteRead if the server cut it short
                 if body:
                     yield body
-                return
-            while chunk := resp.read(CHUNK):
-                yield chunk
-            if resp.length:  # read(amt) returns b"" at a premature EOF instead of raising
-                raise httpx.RemoteProtocolError(
-                    f"the server closed the connection with {resp.length} bytes of the body still to come",
-                    request=self._request)
+            else:
+                while chunk := resp.read(CHUNK):
+                    yield chunk
+                if resp.length:  # read(amt) returns b"" at a premature EOF instead of raising
+                    raise httpx.RemoteProtocolError(
+                        f"the server closed the connection with {resp.length} bytes of the body still to come",
+                        request=self._request)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"timed out reading the response body: {exc}", request=self._request) from exc
         except http.client.HTTPException as exc:  # IncompleteRead: the server cut the body short
             raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=self._request) from exc
         except OSError as exc:
             raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=self._request) from exc
+        self._complete = True
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        reusable = self._resp.isclosed() and not self._resp.will_close
+        # isclosed() alone is not enough: http.client also closes the response on a malformed chunk,
+        # and the socket behind it may still be open with the framing lost.
+        reusable = self._complete and self._resp.isclosed() and not self._resp.will_close
         if not reusable:
             self._resp.close()
             self._conn.close()  # the response only closed its file: the socket is the connection's
