@@ -305,3 +305,17 @@ def test_a_connection_whose_body_ended_in_a_protocol_error_is_not_used_again(ser
             c.get(server.url())
         assert c.get(server.url()).status_code == 200
     assert server.connections == 2
+
+
+@pytest.mark.parametrize("informational", [b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                                           b"HTTP/1.1 102 Processing\r\n\r\n"], ids=["103", "102"])
+def test_informational_responses_before_the_final_one_are_skipped(serve, informational):
+    def handler(sock, request, body):
+        sock.sendall(informational + answer(b'{"ok": true}'))
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
+        assert c.post(server.url(), json={}).json() == {"ok": True}
+        assert c.post(server.url(), json={}).json() == {"ok": True}
+    assert server.connections == 1

@@ -57,6 +57,20 @@ def _server_closed(conn: http.client.HTTPConnection) -> bool:
         return True
 
 
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s response, with the framing rules it gets wrong or leaves out."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        # http.client skips only 100 Continue and would hand back a 102 Processing or 103 Early Hints
+        # as the answer (its body taken as empty, the real answer left unread): skip every interim
+        # response but 101, which we never ask for (RFC 9110 15.2).
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)
+
+
 class _Body(httpx.SyncByteStream):
     """A response body read from the connection as the caller asks; closing it hands the
     connection back to the pool when the whole body was read and the server keeps it open."""
@@ -141,6 +155,7 @@ class StdlibTransport(httpx.BaseTransport):
             conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.response_class = _Response
         try:
             conn.connect()
         except TimeoutError as exc:
