@@ -319,3 +319,15 @@ def test_informational_responses_before_the_final_one_are_skipped(serve, informa
         assert c.post(server.url(), json={}).json() == {"ok": True}
         assert c.post(server.url(), json={}).json() == {"ok": True}
     assert server.connections == 1
+
+
+def test_a_304_that_names_a_chunked_coding_has_no_body(serve):
+    def handler(sock, request, body):
+        sock.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "1"\r\nTransfer-Encoding: chunked\r\n\r\n')
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
+        assert c.get(server.url()).status_code == 304
+        assert c.get(server.url()).status_code == 304
+    assert server.connections == 1

@@ -70,6 +70,14 @@ class _Response(http.client.HTTPResponse):
                 return version, status, reason
             http.client.parse_headers(self.fp)
 
+    def begin(self) -> None:
+        super().begin()
+        if self.length == 0:
+            # 204, 304 and HEAD answers end at their headers, whatever Transfer-Encoding says (a 304
+            # may name the coding the full answer would use, RFC 9112 6.1); http.client would read
+            # a chunked body that never comes, until the read timeout.
+            self.chunked = False
+
 
 class _Body(httpx.SyncByteStream):
     """A response body read from the connection as the caller asks; closing it hands the
