@@ -331,3 +331,23 @@ def test_a_304_that_names_a_chunked_coding_has_no_body(serve):
         assert c.get(server.url()).status_code == 304
         assert c.get(server.url()).status_code == 304
     assert server.connections == 1
+
+
+def test_conflicting_content_lengths_are_a_protocol_error_not_a_short_answer(serve):
+    def handler(sock, request, body):
+        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 12\r\n\r\n{"ok": true}')
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c, pytest.raises(httpx.RemoteProtocolError):
+        c.get(server.url())
+
+
+def test_a_repeated_identical_content_length_is_one_length(serve):
+    def handler(sock, request, body):
+        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 12, 12\r\n\r\n{"ok": true}')
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
+        assert c.get(server.url()).json() == {"ok": True}

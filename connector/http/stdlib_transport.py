@@ -77,6 +77,15 @@ class _Response(http.client.HTTPResponse):
             # may name the coding the full answer would use, RFC 9112 6.1); http.client would read
             # a chunked body that never comes, until the read timeout.
             self.chunked = False
+        elif not self.chunked:
+            # http.client takes the first Content-Length and reads to EOF when it is not a plain
+            # number: two different lengths gave a short answer, "12, 12" (a proxy merging repeats)
+            # a wait for the read timeout. One length however repeated, else an error (RFC 9112 6.3).
+            lengths = {v.strip() for field in self.headers.get_all("content-length", []) for v in field.split(",")}
+            if len(lengths) > 1 or not all(v.isascii() and v.isdigit() for v in lengths):
+                raise http.client.HTTPException(f"invalid Content-Length {', '.join(sorted(lengths))}")
+            if lengths:
+                self.length = int(lengths.pop())
 
 
 class _Body(httpx.SyncByteStream):
