@@ -351,3 +351,31 @@ def test_a_repeated_identical_content_length_is_one_length(serve):
     server = serve(handler)
     with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
         assert c.get(server.url()).json() == {"ok": True}
+
+
+def test_an_answer_sent_before_the_upload_was_read_is_returned_not_a_write_error():
+    listener = socket.create_server(("127.0.0.1", 0))
+    hung_up = threading.Event()
+
+    def refuse_upload():
+        sock, _ = listener.accept()
+        with sock:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            sock.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        hung_up.set()  # closed with the upload unread: the client's next writes fail
+
+    def upload():
+        yield b"x" * 65536
+        assert hung_up.wait(5)
+        for _ in range(1000):
+            yield b"x" * 65536
+
+    threading.Thread(target=refuse_upload, daemon=True).start()
+    try:
+        with client(timeout=httpx.Timeout(5.0)) as c:
+            resp = c.post(f"http://127.0.0.1:{listener.getsockname()[1]}/upload", content=upload())
+        assert resp.status_code == 413
+    finally:
+        listener.close()

@@ -218,6 +218,20 @@ class StdlibTransport(httpx.BaseTransport):
         if chunked:
             conn.send(b"0\r\n\r\n")
 
+    @staticmethod
+    def _receive(conn: http.client.HTTPConnection, request: httpx.Request) -> http.client.HTTPResponse:
+        try:
+            return conn.getresponse()
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(f"timed out waiting for the response: {exc}", request=request) from exc
+        except http.client.RemoteDisconnected as exc:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
+                                            request=request) from exc
+        except http.client.HTTPException as exc:  # a status line or headers http.client cannot parse
+            raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme not in ("http", "https"):
@@ -230,28 +244,31 @@ class StdlibTransport(httpx.BaseTransport):
         conn: http.client.HTTPConnection | None = None
         try:
             conn = self._take_idle(origin) or self._connect(origin, timeouts.get("connect"), request)
+            write_error: ConnectionError | None = None
             try:
                 self._send(conn, request, timeouts.get("write"))
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(f"timed out sending the request: {exc}", request=request) from exc
             except (http.client.HTTPException, ValueError) as exc:  # an illegal header name or value
                 raise httpx.LocalProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            except ConnectionError as exc:
+                # The server may have answered before reading the whole body (a 413, a 401) and
+                # hung up: that answer is the outcome, as with httpcore, not a retryable WriteError.
+                write_error = exc
             except OSError as exc:
                 raise httpx.WriteError(f"{type(exc).__name__}: {exc}", request=request) from exc
             read_timeout = timeouts.get("read")
             if read_timeout != timeouts.get("write"):
                 conn.sock.settimeout(read_timeout)
             try:
-                resp = conn.getresponse()
-            except TimeoutError as exc:
-                raise httpx.ReadTimeout(f"timed out waiting for the response: {exc}", request=request) from exc
-            except http.client.RemoteDisconnected as exc:
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
-                                                request=request) from exc
-            except http.client.HTTPException as exc:  # a status line or headers http.client cannot parse
-                raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
-            except OSError as exc:
-                raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+                resp = self._receive(conn, request)
+            except httpx.TransportError:
+                if write_error is None:
+                    raise
+                raise httpx.WriteError(f"{type(write_error).__name__}: {write_error}",
+                                       request=request) from write_error
+            if write_error is not None:
+                resp.will_close = True  # half a request went out: the connection carries no other
             # http.client decoded the header block as latin-1: encoding it back gives the bytes the
             # server sent (httpx would encode str values as ASCII and fail on a UTF-8 filename).
             headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resp.getheaders()]
