@@ -379,3 +379,15 @@ def test_an_answer_sent_before_the_upload_was_read_is_returned_not_a_write_error
         assert resp.status_code == 413
     finally:
         listener.close()
+
+
+def test_an_http_1_0_answer_is_reported_as_http_1_0_and_its_connection_closed(serve):
+    def handler(sock, request, body):
+        sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        return True  # no Keep-Alive: HTTP/1.0 closes after the answer, whatever the server does next
+
+    server = serve(handler)
+    with client() as c:
+        assert c.get(server.url()).http_version == "HTTP/1.0"
+        assert c.get(server.url()).status_code == 200
+    assert server.connections == 2

@@ -273,7 +273,7 @@ class StdlibTransport(httpx.BaseTransport):
             # server sent (httpx would encode str values as ASCII and fail on a UTF-8 filename).
             headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resp.getheaders()]
             return httpx.Response(resp.status, headers=headers, stream=_Body(self, origin, conn, resp, request),
-                                  extensions={"http_version": b"HTTP/1.1",
+                                  extensions={"http_version": b"HTTP/1.0" if resp.version == 10 else b"HTTP/1.1",
                                               "reason_phrase": (resp.reason or "").encode("latin-1", "replace")})
         except BaseException:
             if conn is not None:
