@@ -268,3 +268,126 @@ def test_https_is_verified_against_the_given_ca_and_refused_without_it(serve):
         assert c.get(server.url()).json() == {"ok": True}
     with client() as c, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         c.get(server.url())
+
+
+def test_a_non_ascii_response_header_arrives_as_its_bytes_and_frees_the_connection(serve):
+    def handler(sock, request, body):
+        sock.sendall(answer(b"{}", extra='Content-Disposition: attachment; filename="café.csv"\r\n'.encode()))
+        return True
+
+    server = serve(handler)
+    with client(max_connections=1, timeout=httpx.Timeout(5.0, pool=0.5)) as c:
+        resp = c.get(server.url())
+        assert resp.headers.raw[-1] == (b"Content-Disposition", 'attachment; filename="café.csv"'.encode())
+        assert c.get(server.url()).status_code == 200  # the only permit came back
+
+
+def test_a_response_closed_unread_closes_its_connection_at_once(serve):
+    server = serve()
+    with client() as c:
+        with c.stream("GET", server.url()) as resp:
+            pass
+        # resp (and so the transport's objects) still alive: the socket must be closed all the same
+        assert server.closed.wait(5)
+        assert resp.is_closed
+
+
+def test_a_connection_whose_body_ended_in_a_protocol_error_is_not_used_again(serve):
+    answers = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", answer()]
+
+    def handler(sock, request, body):
+        sock.sendall(answers.pop(0))
+        return True  # the server carries on: only the client can tell the framing broke
+
+    server = serve(handler)
+    with client() as c:
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.get(server.url())
+        assert c.get(server.url()).status_code == 200
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("informational", [b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                                           b"HTTP/1.1 102 Processing\r\n\r\n"], ids=["103", "102"])
+def test_informational_responses_before_the_final_one_are_skipped(serve, informational):
+    def handler(sock, request, body):
+        sock.sendall(informational + answer(b'{"ok": true}'))
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
+        assert c.post(server.url(), json={}).json() == {"ok": True}
+        assert c.post(server.url(), json={}).json() == {"ok": True}
+    assert server.connections == 1
+
+
+def test_a_304_that_names_a_chunked_coding_has_no_body(serve):
+    def handler(sock, request, body):
+        sock.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "1"\r\nTransfer-Encoding: chunked\r\n\r\n')
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
+        assert c.get(server.url()).status_code == 304
+        assert c.get(server.url()).status_code == 304
+    assert server.connections == 1
+
+
+def test_conflicting_content_lengths_are_a_protocol_error_not_a_short_answer(serve):
+    def handler(sock, request, body):
+        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 12\r\n\r\n{"ok": true}')
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c, pytest.raises(httpx.RemoteProtocolError):
+        c.get(server.url())
+
+
+def test_a_repeated_identical_content_length_is_one_length(serve):
+    def handler(sock, request, body):
+        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 12, 12\r\n\r\n{"ok": true}')
+        return True
+
+    server = serve(handler)
+    with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
+        assert c.get(server.url()).json() == {"ok": True}
+
+
+def test_an_answer_sent_before_the_upload_was_read_is_returned_not_a_write_error():
+    listener = socket.create_server(("127.0.0.1", 0))
+    hung_up = threading.Event()
+
+    def refuse_upload():
+        sock, _ = listener.accept()
+        with sock:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            sock.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        hung_up.set()  # closed with the upload unread: the client's next writes fail
+
+    def upload():
+        yield b"x" * 65536
+        assert hung_up.wait(5)
+        for _ in range(1000):
+            yield b"x" * 65536
+
+    threading.Thread(target=refuse_upload, daemon=True).start()
+    try:
+        with client(timeout=httpx.Timeout(5.0)) as c:
+            resp = c.post(f"http://127.0.0.1:{listener.getsockname()[1]}/upload", content=upload())
+        assert resp.status_code == 413
+    finally:
+        listener.close()
+
+
+def test_an_http_1_0_answer_is_reported_as_http_1_0_and_its_connection_closed(serve):
+    def handler(sock, request, body):
+        sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        return True  # no Keep-Alive: HTTP/1.0 closes after the answer, whatever the server does next
+
+    server = serve(handler)
+    with client() as c:
+        assert c.get(server.url()).http_version == "HTTP/1.0"
+        assert c.get(server.url()).status_code == 200
+    assert server.connections == 2

@@ -57,6 +57,37 @@ def _server_closed(conn: http.client.HTTPConnection) -> bool:
         return True
 
 
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s response, with the framing rules it gets wrong or leaves out."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        # http.client skips only 100 Continue and would hand back a 102 Processing or 103 Early Hints
+        # as the answer (its body taken as empty, the real answer left unread): skip every interim
+        # response but 101, which we never ask for (RFC 9110 15.2).
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)
+
+    def begin(self) -> None:
+        super().begin()
+        if self.length == 0:
+            # 204, 304 and HEAD answers end at their headers, whatever Transfer-Encoding says (a 304
+            # may name the coding the full answer would use, RFC 9112 6.1); http.client would read
+            # a chunked body that never comes, until the read timeout.
+            self.chunked = False
+        elif not self.chunked:
+            # http.client takes the first Content-Length and reads to EOF when it is not a plain
+            # number: two different lengths gave a short answer, "12, 12" (a proxy merging repeats)
+            # a wait for the read timeout. One length however repeated, else an error (RFC 9112 6.3).
+            lengths = {v.strip() for field in self.headers.get_all("content-length", []) for v in field.split(",")}
+            if len(lengths) > 1 or not all(v.isascii() and v.isdigit() for v in lengths):
+                raise http.client.HTTPException(f"invalid Content-Length {', '.join(sorted(lengths))}")
+            if lengths:
+                self.length = int(lengths.pop())
+
+
 class _Body(httpx.SyncByteStream):
     """A response body read from the connection as the caller asks; closing it hands the
     connection back to the pool when the whole body was read and the server keeps it open."""
@@ -65,6 +96,7 @@ class _Body(httpx.SyncByteStream):
                  resp: http.client.HTTPResponse, request: httpx.Request) -> None:
         self._pool, self._origin, self._conn, self._resp, self._request = pool, origin, conn, resp, request
         self._closed = False
+        self._complete = False  # the body was read to its end without error
 
     def __iter__(self):
         resp = self._resp
@@ -73,27 +105,31 @@ class _Body(httpx.SyncByteStream):
                 body = resp.read()  # a JSON answer: one read, and IncompleteRead if the server cut it short
                 if body:
                     yield body
-                return
-            while chunk := resp.read(CHUNK):
-                yield chunk
-            if resp.length:  # read(amt) returns b"" at a premature EOF instead of raising
-                raise httpx.RemoteProtocolError(
-                    f"the server closed the connection with {resp.length} bytes of the body still to come",
-                    request=self._request)
+            else:
+                while chunk := resp.read(CHUNK):
+                    yield chunk
+                if resp.length:  # read(amt) returns b"" at a premature EOF instead of raising
+                    raise httpx.RemoteProtocolError(
+                        f"the server closed the connection with {resp.length} bytes of the body still to come",
+                        request=self._request)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"timed out reading the response body: {exc}", request=self._request) from exc
         except http.client.HTTPException as exc:  # IncompleteRead: the server cut the body short
             raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=self._request) from exc
         except OSError as exc:
             raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=self._request) from exc
+        self._complete = True
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        reusable = self._resp.isclosed() and not self._resp.will_close
+        # isclosed() alone is not enough: http.client also closes the response on a malformed chunk,
+        # and the socket behind it may still be open with the framing lost.
+        reusable = self._complete and self._resp.isclosed() and not self._resp.will_close
         if not reusable:
             self._resp.close()
+            self._conn.close()  # the response only closed its file: the socket is the connection's
         self._pool._check_in(self._origin, self._conn if reusable else None)
 
 
@@ -136,6 +172,7 @@ class StdlibTransport(httpx.BaseTransport):
             conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.response_class = _Response
         try:
             conn.connect()
         except TimeoutError as exc:
@@ -181,6 +218,20 @@ class StdlibTransport(httpx.BaseTransport):
         if chunked:
             conn.send(b"0\r\n\r\n")
 
+    @staticmethod
+    def _receive(conn: http.client.HTTPConnection, request: httpx.Request) -> http.client.HTTPResponse:
+        try:
+            return conn.getresponse()
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(f"timed out waiting for the response: {exc}", request=request) from exc
+        except http.client.RemoteDisconnected as exc:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
+                                            request=request) from exc
+        except http.client.HTTPException as exc:  # a status line or headers http.client cannot parse
+            raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme not in ("http", "https"):
@@ -193,36 +244,42 @@ class StdlibTransport(httpx.BaseTransport):
         conn: http.client.HTTPConnection | None = None
         try:
             conn = self._take_idle(origin) or self._connect(origin, timeouts.get("connect"), request)
+            write_error: ConnectionError | None = None
             try:
                 self._send(conn, request, timeouts.get("write"))
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(f"timed out sending the request: {exc}", request=request) from exc
             except (http.client.HTTPException, ValueError) as exc:  # an illegal header name or value
                 raise httpx.LocalProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            except ConnectionError as exc:
+                # The server may have answered before reading the whole body (a 413, a 401) and
+                # hung up: that answer is the outcome, as with httpcore, not a retryable WriteError.
+                write_error = exc
             except OSError as exc:
                 raise httpx.WriteError(f"{type(exc).__name__}: {exc}", request=request) from exc
             read_timeout = timeouts.get("read")
             if read_timeout != timeouts.get("write"):
                 conn.sock.settimeout(read_timeout)
             try:
-                resp = conn.getresponse()
-            except TimeoutError as exc:
-                raise httpx.ReadTimeout(f"timed out waiting for the response: {exc}", request=request) from exc
-            except http.client.RemoteDisconnected as exc:
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
-                                                request=request) from exc
-            except http.client.HTTPException as exc:  # a status line or headers http.client cannot parse
-                raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
-            except OSError as exc:
-                raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+                resp = self._receive(conn, request)
+            except httpx.TransportError:
+                if write_error is None:
+                    raise
+                raise httpx.WriteError(f"{type(write_error).__name__}: {write_error}",
+                                       request=request) from write_error
+            if write_error is not None:
+                resp.will_close = True  # half a request went out: the connection carries no other
+            # http.client decoded the header block as latin-1: encoding it back gives the bytes the
+            # server sent (httpx would encode str values as ASCII and fail on a UTF-8 filename).
+            headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resp.getheaders()]
+            return httpx.Response(resp.status, headers=headers, stream=_Body(self, origin, conn, resp, request),
+                                  extensions={"http_version": b"HTTP/1.0" if resp.version == 10 else b"HTTP/1.1",
+                                              "reason_phrase": (resp.reason or "").encode("latin-1", "replace")})
         except BaseException:
             if conn is not None:
                 conn.close()
             self._slots.release()
             raise
-        return httpx.Response(resp.status, headers=resp.getheaders(), stream=_Body(self, origin, conn, resp, request),
-                              extensions={"http_version": b"HTTP/1.1",
-                                          "reason_phrase": (resp.reason or "").encode("latin-1", "replace")})
 
     def close(self) -> None:
         with self._lock:
