@@ -27,6 +27,7 @@ from bench.naive import naive_sync  # noqa: E402
 from connector.config import ConnectorConfig  # noqa: E402
 from connector.coverbase.client import CoverbaseClient  # noqa: E402
 from connector.emulators import fixtures as fx  # noqa: E402
+from connector.http.transport import http_engine  # noqa: E402
 from connector.servicenow.client import ServiceNowClient  # noqa: E402
 from connector.servicenow.reader import ReadStats, TableReader  # noqa: E402
 from connector.sources.servicenow import ServiceNowSource  # noqa: E402
@@ -250,7 +251,8 @@ def main() -> None:
         return rate_only(a)
     cfg = ConnectorConfig()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    results: dict = {"dataset": a.dataset, "latency_ms": a.latency_ms, "cores": os.cpu_count()}
+    results: dict = {"dataset": a.dataset, "latency_ms": a.latency_ms, "cores": os.cpu_count(),
+                     "http_engine": http_engine()}
     sn_proc, sn_url = start(["connector.emulators.servicenow", "--dataset", a.dataset])
     procs = [sn_proc]
     try:
@@ -292,7 +294,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     s = results["sync"]
-    print("\n=== figures ===")
+    print(f"\n=== figures === (HTTP engine: {results['http_engine']})")
     print(f"ServiceNow read ({a.dataset}): {results['servicenow_read']['records']} records, "
           f"{results['servicenow_read']['requests']} requests, {results['servicenow_read']['records_per_s']} records/s")
     print(f"full sync: {s['full_seconds']} s, {s['full_calls']} Coverbase calls ({s['full_writes']} writes); latency "

@@ -391,3 +391,13 @@ def test_an_http_1_0_answer_is_reported_as_http_1_0_and_its_connection_closed(se
         assert c.get(server.url()).http_version == "HTTP/1.0"
         assert c.get(server.url()).status_code == 200
     assert server.connections == 2
+
+
+def test_a_folded_header_arrives_as_one_line_without_line_breaks(serve):
+    def handler(sock, request, body):
+        sock.sendall(answer(b"{}", extra=b"X-Note: first part\r\n  second part\r\n"))
+        return True
+
+    server = serve(handler)
+    with client() as c:
+        assert c.get(server.url()).headers["x-note"] == "first part second part"

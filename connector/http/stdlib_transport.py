@@ -28,6 +28,7 @@ request-gate slot, never the other way round, and is returned when the response 
 from __future__ import annotations
 
 import http.client
+import re
 import select
 import ssl
 import threading
@@ -55,6 +56,15 @@ def _server_closed(conn: http.client.HTTPConnection) -> bool:
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True
+
+
+_FOLD = re.compile(r"\r?\n[ \t]*")
+
+
+def _unfold(value: str) -> str:
+    """A header folded over several lines (obs-fold, RFC 9112 5.2) as one line: http.client keeps the
+    line breaks inside the value, and a CR or LF must never reach a header value we hand on."""
+    return _FOLD.sub(" ", value) if "\n" in value or "\r" in value else value
 
 
 class _Response(http.client.HTTPResponse):
@@ -271,7 +281,7 @@ class StdlibTransport(httpx.BaseTransport):
                 resp.will_close = True  # half a request went out: the connection carries no other
             # http.client decoded the header block as latin-1: encoding it back gives the bytes the
             # server sent (httpx would encode str values as ASCII and fail on a UTF-8 filename).
-            headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resp.getheaders()]
+            headers = [(name.encode("latin-1"), _unfold(value).encode("latin-1")) for name, value in resp.getheaders()]
             return httpx.Response(resp.status, headers=headers, stream=_Body(self, origin, conn, resp, request),
                                   extensions={"http_version": b"HTTP/1.0" if resp.version == 10 else b"HTTP/1.1",
                                               "reason_phrase": (resp.reason or "").encode("latin-1", "replace")})
