@@ -268,7 +268,7 @@ class StdlibTransport(httpx.BaseTransport):
             except OSError as exc:
                 raise httpx.WriteError(f"{type(exc).__name__}: {exc}", request=request) from exc
             read_timeout = timeouts.get("read")
-            if read_timeout != timeouts.get("write"):
+            if read_timeout != timeouts.get("write") and conn.sock is not None:
                 conn.sock.settimeout(read_timeout)
             try:
                 resp = self._receive(conn, request)
