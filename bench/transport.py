@@ -1,11 +1,12 @@
 """CPU per request of the two HTTP transports under httpx, side by side.
 
-    .venv/bin/python bench/transport.py [--requests 2000] [--threads 8] [--latency-ms 20]
+    .venv/bin/python bench/transport.py [--requests 2000] [--threads 32] [--latency-ms 20]
 
-Eight threads post vendors to the Coverbase emulator (its own process) through one ``httpx.Client``:
-first with httpx's default transport (httpcore + h11), then with the connector's
-``StdlibTransport`` (http.client), then both again (the second round shows the noise). Prints
-the connector process's CPU milliseconds per request and the wall time per request.
+Threads (32 by default: the full sync's ceiling, ``sync.max_concurrency``) post vendors to the
+Coverbase emulator (its own process) through one ``httpx.Client``: first with httpx's default
+transport (httpcore + h11), then with the connector's ``StdlibTransport`` (http.client), then both
+again (the second round shows the noise). Prints the connector process's CPU milliseconds per
+request and the wall time per request.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def measure(name: str, transport: httpx.BaseTransport, url: str, n: int, threads
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--requests", type=int, default=2000)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--threads", type=int, default=32)  # the full sync's ceiling (sync.max_concurrency)
     p.add_argument("--latency-ms", type=float, default=20.0)
     a = p.parse_args()
     proc, url = coverbase(a.latency_ms)

@@ -1,8 +1,9 @@
 """HTTP/1.1 exchanges over the standard library's ``http.client``, under httpx.
 
 Why not httpx's default transport (httpcore + h11)? The connector is CPU-bound in its own process
-(issue 16): with eight threads posting JSON to a local server, httpcore + h11 cost 1.34-1.43 ms of
-CPU per request and this transport 0.75 ms (``bench/transport.py`` prints both). httpx stays the
+(issue 16): with 32 threads posting vendors to the Coverbase emulator, httpcore + h11 cost 1.7-2.2 ms
+of CPU per request and this transport 0.7-0.85 ms (``bench/transport.py`` prints both; with 8 threads
+1.1-1.3 against 1.0 ms: httpcore scans its whole pool on every request). httpx stays the
 client: requests, auth flows, decoding and the ``Response`` API are unchanged, and so are the
 exception classes the retry layer reads (``ConnectError`` and ``ConnectTimeout`` mean nothing was
 sent). Only the exchange moves to ``http.client``, which the standard library maintains: the
