@@ -93,6 +93,15 @@ def answer(body: bytes = b"{}", *, status: str = "200 OK", extra: bytes = b"") -
             + extra + b"\r\n" + body)
 
 
+def sends(raw: bytes, *, keep_open: bool = True) -> Handler:
+    """A handler that answers every request with ``raw``, then keeps the connection or closes it."""
+    def handler(sock: socket.socket, request: h11.Request, body: bytes) -> bool:
+        sock.sendall(raw)
+        return keep_open
+
+    return handler
+
+
 def keep_alive(sock: socket.socket, request: h11.Request, body: bytes) -> bool:
     sock.sendall(answer(b'{"ok": true}'))
     return True
@@ -147,11 +156,7 @@ def test_a_streamed_upload_without_a_length_is_sent_chunked_and_arrives_whole(se
 def test_a_large_response_streams_in_pieces_and_the_connection_is_reused(serve):
     big = bytes(range(256)) * 4096  # 1 MiB
 
-    def handler(sock, request, body):
-        sock.sendall(answer(big))
-        return True
-
-    server = serve(handler)
+    server = serve(sends(answer(big)))
     with client() as c:
         with c.stream("GET", server.url()) as resp:
             pieces = list(resp.iter_raw())
@@ -161,11 +166,8 @@ def test_a_large_response_streams_in_pieces_and_the_connection_is_reused(serve):
 
 
 def test_a_chunked_response_is_read_whole(serve):
-    def handler(sock, request, body):
-        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
-        return True
-
-    server = serve(handler)
+    server = serve(sends(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"))
     with client() as c:
         assert c.get(server.url()).content == b"hello world"
         assert c.get(server.url()).content == b"hello world"
@@ -174,12 +176,8 @@ def test_a_chunked_response_is_read_whole(serve):
 
 @pytest.mark.parametrize("length, sent", [(100, 10), (500_000, 70_000)], ids=["small body", "streamed body"])
 def test_a_body_cut_short_is_a_protocol_error_not_a_short_answer(serve, length, sent):
-    def handler(sock, request, body):
-        sock.sendall(answer(b"x" * sent).replace(f"Content-Length: {sent}".encode(),
-                                                 f"Content-Length: {length}".encode()))
-        return False
-
-    server = serve(handler)
+    lying = answer(b"x" * sent).replace(f"Content-Length: {sent}".encode(), f"Content-Length: {length}".encode())
+    server = serve(sends(lying, keep_open=False))
     with client() as c, pytest.raises(httpx.RemoteProtocolError):
         c.get(server.url())
 
@@ -199,11 +197,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_used_again(serve):
 
 
 def test_connection_close_from_the_server_is_honoured(serve):
-    def handler(sock, request, body):
-        sock.sendall(answer(b"{}", extra=b"Connection: close\r\n"))
-        return False
-
-    server = serve(handler)
+    server = serve(sends(answer(b"{}", extra=b"Connection: close\r\n"), keep_open=False))
     with client() as c:
         for _ in range(3):
             assert c.get(server.url()).status_code == 200
@@ -271,11 +265,8 @@ def test_https_is_verified_against_the_given_ca_and_refused_without_it(serve):
 
 
 def test_a_non_ascii_response_header_arrives_as_its_bytes_and_frees_the_connection(serve):
-    def handler(sock, request, body):
-        sock.sendall(answer(b"{}", extra='Content-Disposition: attachment; filename="café.csv"\r\n'.encode()))
-        return True
-
-    server = serve(handler)
+    disposition = 'Content-Disposition: attachment; filename="café.csv"\r\n'.encode()
+    server = serve(sends(answer(b"{}", extra=disposition)))
     with client(max_connections=1, timeout=httpx.Timeout(5.0, pool=0.5)) as c:
         resp = c.get(server.url())
         assert resp.headers.raw[-1] == (b"Content-Disposition", 'attachment; filename="café.csv"'.encode())
@@ -310,11 +301,7 @@ def test_a_connection_whose_body_ended_in_a_protocol_error_is_not_used_again(ser
 @pytest.mark.parametrize("informational", [b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
                                            b"HTTP/1.1 102 Processing\r\n\r\n"], ids=["103", "102"])
 def test_informational_responses_before_the_final_one_are_skipped(serve, informational):
-    def handler(sock, request, body):
-        sock.sendall(informational + answer(b'{"ok": true}'))
-        return True
-
-    server = serve(handler)
+    server = serve(sends(informational + answer(b'{"ok": true}')))
     with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
         assert c.post(server.url(), json={}).json() == {"ok": True}
         assert c.post(server.url(), json={}).json() == {"ok": True}
@@ -322,11 +309,7 @@ def test_informational_responses_before_the_final_one_are_skipped(serve, informa
 
 
 def test_a_304_that_names_a_chunked_coding_has_no_body(serve):
-    def handler(sock, request, body):
-        sock.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "1"\r\nTransfer-Encoding: chunked\r\n\r\n')
-        return True
-
-    server = serve(handler)
+    server = serve(sends(b'HTTP/1.1 304 Not Modified\r\nETag: "1"\r\nTransfer-Encoding: chunked\r\n\r\n'))
     with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
         assert c.get(server.url()).status_code == 304
         assert c.get(server.url()).status_code == 304
@@ -334,21 +317,13 @@ def test_a_304_that_names_a_chunked_coding_has_no_body(serve):
 
 
 def test_conflicting_content_lengths_are_a_protocol_error_not_a_short_answer(serve):
-    def handler(sock, request, body):
-        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 12\r\n\r\n{"ok": true}')
-        return True
-
-    server = serve(handler)
+    server = serve(sends(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 12\r\n\r\n{"ok": true}'))
     with client(timeout=httpx.Timeout(5.0, read=2.0)) as c, pytest.raises(httpx.RemoteProtocolError):
         c.get(server.url())
 
 
 def test_a_repeated_identical_content_length_is_one_length(serve):
-    def handler(sock, request, body):
-        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 12, 12\r\n\r\n{"ok": true}')
-        return True
-
-    server = serve(handler)
+    server = serve(sends(b'HTTP/1.1 200 OK\r\nContent-Length: 12, 12\r\n\r\n{"ok": true}'))
     with client(timeout=httpx.Timeout(5.0, read=2.0)) as c:
         assert c.get(server.url()).json() == {"ok": True}
 
@@ -382,11 +357,8 @@ def test_an_answer_sent_before_the_upload_was_read_is_returned_not_a_write_error
 
 
 def test_an_http_1_0_answer_is_reported_as_http_1_0_and_its_connection_closed(serve):
-    def handler(sock, request, body):
-        sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-        return True  # no Keep-Alive: HTTP/1.0 closes after the answer, whatever the server does next
-
-    server = serve(handler)
+    # no Keep-Alive: HTTP/1.0 closes after the answer, whatever the server does next
+    server = serve(sends(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"))
     with client() as c:
         assert c.get(server.url()).http_version == "HTTP/1.0"
         assert c.get(server.url()).status_code == 200
@@ -394,10 +366,6 @@ def test_an_http_1_0_answer_is_reported_as_http_1_0_and_its_connection_closed(se
 
 
 def test_a_folded_header_arrives_as_one_line_without_line_breaks(serve):
-    def handler(sock, request, body):
-        sock.sendall(answer(b"{}", extra=b"X-Note: first part\r\n  second part\r\n"))
-        return True
-
-    server = serve(handler)
+    server = serve(sends(answer(b"{}", extra=b"X-Note: first part\r\n  second part\r\n")))
     with client() as c:
         assert c.get(server.url()).headers["x-note"] == "first part second part"
