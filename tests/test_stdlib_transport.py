@@ -15,91 +15,7 @@ import pytest
 import trustme
 
 from connector.http.stdlib_transport import StdlibTransport
-
-Handler = Callable[[socket.socket, h11.Request, bytes], bool]  # returns False to close the connection
-
-
-class WireServer:
-    """Accepts connections on a free loopback port; each request goes to ``handler``."""
-
-    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
-        self.handler = handler
-        self.tls = tls
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
-        self.requests: list[tuple[h11.Request, bytes]] = []
-        self.closed = threading.Event()  # set each time the server closes a connection
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-
-    def _serve(self, sock: socket.socket) -> None:
-        sock.settimeout(10)
-        try:
-            if self.tls is not None:
-                sock = self.tls.wrap_socket(sock, server_side=True)
-            parser = h11.Connection(h11.SERVER)
-            while True:
-                request, body = self._read_request(sock, parser)
-                if request is None:
-                    return
-                self.requests.append((request, body))
-                if not self.handler(sock, request, body):
-                    return
-                parser = h11.Connection(h11.SERVER)  # the handler wrote raw bytes: start afresh
-        except (OSError, h11.RemoteProtocolError):
-            return
-        finally:
-            sock.close()
-            self.closed.set()
-
-    @staticmethod
-    def _read_request(sock: socket.socket, parser: h11.Connection) -> tuple[h11.Request | None, bytes]:
-        request, body = None, bytearray()
-        while True:
-            event = parser.next_event()
-            if event is h11.NEED_DATA:
-                data = sock.recv(65536)
-                parser.receive_data(data)
-                if not data and request is None:
-                    return None, b""
-                continue
-            if isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                return request, bytes(body)
-            elif isinstance(event, h11.ConnectionClosed):
-                return None, b""
-
-    def url(self, path: str = "/") -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def answer(body: bytes = b"{}", *, status: str = "200 OK", extra: bytes = b"") -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
-            + extra + b"\r\n" + body)
-
-
-def sends(raw: bytes, *, keep_open: bool = True) -> Handler:
-    """A handler that answers every request with ``raw``, then keeps the connection or closes it."""
-    def handler(sock: socket.socket, request: h11.Request, body: bytes) -> bool:
-        sock.sendall(raw)
-        return keep_open
-
-    return handler
+from tests.wire_server import Handler, WireServer, answer, sends
 
 
 def keep_alive(sock: socket.socket, request: h11.Request, body: bytes) -> bool:
@@ -369,3 +285,11 @@ def test_a_folded_header_arrives_as_one_line_without_line_breaks(serve):
     server = serve(sends(answer(b"{}", extra=b"X-Note: first part\r\n  second part\r\n")))
     with client() as c:
         assert c.get(server.url()).headers["x-note"] == "first part second part"
+
+
+def test_a_header_value_that_would_split_the_request_is_refused_before_anything_is_sent(serve):
+    server = serve()
+    with client() as c, pytest.raises(httpx.LocalProtocolError, match="illegal header"):
+        c.get(server.url(), headers={"X-Note": "a\r\nX-Injected: 1"})
+    assert server.connections == 0
+

@@ -6,10 +6,16 @@ of CPU per request and this transport 0.7-0.85 ms (``bench/transport.py`` prints
 1.1-1.3 against 1.0 ms: httpcore scans its whole pool on every request). httpx stays the
 client: requests, auth flows, decoding and the ``Response`` API are unchanged, and so are the
 exception classes the retry layer reads (``ConnectError`` and ``ConnectTimeout`` mean nothing was
-sent). Only the exchange moves to ``http.client``, which the standard library maintains: the
-status line and header parser, chunked and length-delimited bodies, TLS through ``ssl``.
+sent). ``http.client``, which the standard library maintains, opens the connections (TLS through
+``ssl``, with the host name checked) and reads the answers (status line, headers, chunked and
+length-delimited bodies).
 
-What this module adds is the pool, the part httpcore did:
+What this module adds:
+
+- the request is written here, in as few sends as possible: the head and a small body in one
+  (``http.client`` sends them apart, which costs a packet and, on a kept-alive connection the server
+  has just closed, turns "not answered" into a broken pipe halfway through the request); header
+  names and values are checked before anything is sent;
 
 - idle connections per origin, newest first, at most ``max_keepalive`` of them, each dropped after
   ``keepalive_expiry`` seconds idle or when the server has closed it (readable while idle);
@@ -38,6 +44,8 @@ import time
 import httpx
 
 CHUNK = 64 * 1024
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a method or a header name (RFC 9110 5.6.2)
+_NOT_IN_VALUE = re.compile(rb"[\r\n\x00]")  # what would end a header line early, or split the request
 DEFAULT_POOL_WAIT = 600.0  # when a request carries no pool timeout: a bound all the same
 
 Origin = tuple[str, str, int]
@@ -211,37 +219,64 @@ class StdlibTransport(httpx.BaseTransport):
     # -- one exchange --------------------------------------------------------------------------
 
     @staticmethod
-    def _send(conn: http.client.HTTPConnection, request: httpx.Request, write_timeout: float | None) -> None:
-        assert conn.sock is not None
-        conn.sock.settimeout(write_timeout)
-        conn.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True,
-                        skip_accept_encoding=True)
+    def _head(request: httpx.Request) -> bytes:
+        """The request line and headers, checked: nothing that could end a line early is sent."""
+        method, target = request.method.encode("ascii", "replace"), request.url.raw_path
+        if not _TOKEN.fullmatch(method) or not target or any(c in target for c in b" \r\n\x00"):
+            raise httpx.LocalProtocolError(f"cannot send {request.method} {target!r}", request=request)
+        lines = [b"%s %s HTTP/1.1" % (method, target)]
         for name, value in request.headers.raw:  # httpx set Host, Content-Length or Transfer-Encoding
-            conn.putheader(name, value)
-        if isinstance(request.stream, httpx.ByteStream):
-            conn.endheaders(request.content or None)  # headers and a small body in one send
-            return
-        conn.endheaders()
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        for chunk in request.stream:  # type: ignore[union-attr]  # an upload streamed from disk
-            if chunk:
-                conn.send(b"%X\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
-        if chunked:
-            conn.send(b"0\r\n\r\n")
+            if not _TOKEN.fullmatch(name) or _NOT_IN_VALUE.search(value):
+                raise httpx.LocalProtocolError(f"illegal header {name!r}", request=request)
+            lines.append(b"%s: %s" % (name, value))
+        lines.append(b"\r\n")
+        return b"\r\n".join(lines)
 
     @staticmethod
-    def _receive(conn: http.client.HTTPConnection, request: httpx.Request) -> http.client.HTTPResponse:
+    def _send(sock, head: bytes, request: httpx.Request, write_timeout: float | None) -> None:
+        """Write the request: a small body goes with the head in one send; a streamed upload in
+        pieces of at least ``CHUNK`` bytes where it can (the multipart head, a small file and the
+        closing boundary are one send)."""
+        sock.settimeout(write_timeout)
+        if isinstance(request.stream, httpx.ByteStream):
+            sock.sendall(head + request.content)
+            return
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        pending = bytearray(head)
+        for chunk in request.stream:  # type: ignore[union-attr]  # an upload streamed from disk
+            if not chunk:
+                continue
+            piece = b"%X\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk
+            if len(pending) + len(piece) > CHUNK:
+                sock.sendall(pending)
+                pending.clear()
+            if len(piece) >= CHUNK:
+                sock.sendall(piece)
+            else:
+                pending += piece
+        if chunked:
+            pending += b"0\r\n\r\n"
+        if pending:
+            sock.sendall(pending)
+
+    @staticmethod
+    def _receive(sock, request: httpx.Request) -> _Response:
+        resp = _Response(sock, method=request.method)
         try:
-            return conn.getresponse()
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(f"timed out waiting for the response: {exc}", request=request) from exc
-        except http.client.RemoteDisconnected as exc:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
-                                            request=request) from exc
-        except http.client.HTTPException as exc:  # a status line or headers http.client cannot parse
-            raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        except OSError as exc:
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            resp.begin()
+            return resp
+        except BaseException as exc:
+            resp.close()  # its file holds the socket open otherwise, until garbage collection
+            if isinstance(exc, TimeoutError):
+                raise httpx.ReadTimeout(f"timed out waiting for the response: {exc}", request=request) from exc
+            if isinstance(exc, http.client.RemoteDisconnected):
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
+                                                request=request) from exc
+            if isinstance(exc, http.client.HTTPException):  # a status line or headers that do not parse
+                raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            if isinstance(exc, OSError):
+                raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            raise
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -254,14 +289,14 @@ class StdlibTransport(httpx.BaseTransport):
             raise httpx.PoolTimeout(f"no connection to {url.host} came free in time", request=request)
         conn: http.client.HTTPConnection | None = None
         try:
+            head = self._head(request)
             conn = self._take_idle(origin) or self._connect(origin, timeouts.get("connect"), request)
+            sock = conn.sock
             write_error: ConnectionError | None = None
             try:
-                self._send(conn, request, timeouts.get("write"))
+                self._send(sock, head, request, timeouts.get("write"))
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(f"timed out sending the request: {exc}", request=request) from exc
-            except (http.client.HTTPException, ValueError) as exc:  # an illegal header name or value
-                raise httpx.LocalProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
             except ConnectionError as exc:
                 # The server may have answered before reading the whole body (a 413, a 401) and
                 # hung up: that answer is the outcome, as with httpcore, not a retryable WriteError.
@@ -269,10 +304,10 @@ class StdlibTransport(httpx.BaseTransport):
             except OSError as exc:
                 raise httpx.WriteError(f"{type(exc).__name__}: {exc}", request=request) from exc
             read_timeout = timeouts.get("read")
-            if read_timeout != timeouts.get("write") and conn.sock is not None:
-                conn.sock.settimeout(read_timeout)
+            if read_timeout != timeouts.get("write"):
+                sock.settimeout(read_timeout)
             try:
-                resp = self._receive(conn, request)
+                resp = self._receive(sock, request)
             except httpx.TransportError:
                 if write_error is None:
                     raise
