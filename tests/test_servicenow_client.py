@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from connector.errors import ConfigError
+from connector.http.nocookies import CookielessClient
 from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.errors import (
     ServiceNowAuthError,
@@ -15,6 +16,7 @@ from connector.servicenow.errors import (
     retry_after_of,
 )
 from tests.conftest import SN_FAST_RETRY, VirtualTime
+from tests.wire_server import WireServer, answer
 
 PATH = "/api/now/table/core_company"
 
@@ -152,3 +154,17 @@ def test_request_hook_never_sees_credentials(servicenow):
         c.get_json(PATH, {"sysparm_limit": 1})
     dumped = " ".join(e.model_dump_json() for e in entries)
     assert entries and "demo-client-secret" not in dumped and "Bearer" not in dumped
+
+
+def test_a_set_cookie_answer_is_neither_kept_nor_sent_back():
+    """Checked on the wire: the client whose jar refuses everything never sends a Cookie header."""
+    server = WireServer(lambda sock, request, body: sock.sendall(
+        answer(b"{}", extra=b"Set-Cookie: JSESSIONID=abc; Path=/\r\n")) or True)
+    try:
+        with CookielessClient() as c:
+            c.get(server.url("/a"))
+            c.get(server.url("/b"))
+        assert len(c.cookies) == 0
+        assert all(name.lower() != b"cookie" for request, _ in server.requests for name, _ in request.headers)
+    finally:
+        server.close()

@@ -59,7 +59,7 @@ from connector.coverbase.models import (
 from connector.coverbase.webhooks import Webhook, WebhookCreate, WebhookUpdate
 from connector.errors import ConfigError
 from connector.http.multipart import ByteSource, MultipartBody
-from connector.http.nocookies import no_cookies
+from connector.http.nocookies import CookielessClient
 from connector.http.paginators import OffsetPaginator, paginate
 from connector.http.plumbing import HttpOptions, PlumbedClient, Plumbing
 from connector.http.requestlog import CallCounter, RequestHook
@@ -112,14 +112,14 @@ class CoverbaseClient(PlumbedClient, BomsApi, FindingsApi):
         p = self.plumbing
         self.retry, self.calls, self.gate, self._sleep = p.retry, p.calls, p.gate, p.sleep
         self.storage_calls = CallCounter()  # presigned uploads: not Coverbase API calls
-        self._http = httpx.Client(
+        self._http = CookielessClient(
             base_url=self.base_url, headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
-            timeout=p.timeouts, transport=p.transport, follow_redirects=False, cookies=no_cookies())
+            timeout=p.timeouts, transport=p.transport, follow_redirects=False)
         # Presigned upload targets must never receive the bearer token, and their URL (a signature
         # in the query) is never logged.
         storage = p.ungated(calls=self.storage_calls, max_connections=p.max_concurrency * 2,
                             path_label=lambda r: "presigned-upload")
-        self._plain = httpx.Client(timeout=p.timeouts, transport=storage, cookies=no_cookies(),
+        self._plain = CookielessClient(timeout=p.timeouts, transport=storage,
                                    headers={"User-Agent": USER_AGENT})
 
     # --- plumbing ---------------------------------------------------------------------------

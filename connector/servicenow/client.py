@@ -23,7 +23,7 @@ from typing import Any, Unpack
 import httpx
 
 from connector.errors import ConfigError
-from connector.http.nocookies import no_cookies
+from connector.http.nocookies import CookielessClient
 from connector.http.plumbing import HttpOptions, PlumbedClient, Plumbing
 from connector.http.requestlog import RequestHook
 from connector.http.retrying import RetrySettings, call_with_retries
@@ -69,15 +69,15 @@ class ServiceNowClient(PlumbedClient):
 
         def token_endpoint(cid: str, secret: str) -> TokenEndpoint:
             # Longer than ServiceNow's 60 s transaction quota, so the server cancels first and says so.
-            http = httpx.Client(base_url=self.instance_url, timeout=p.timeouts, transport=token_transport,
-                                follow_redirects=False, cookies=no_cookies(), headers={"User-Agent": USER_AGENT})
+            http = CookielessClient(base_url=self.instance_url, timeout=p.timeouts, transport=token_transport,
+                                follow_redirects=False, headers={"User-Agent": USER_AGENT})
             return TokenEndpoint(http, cid, secret, retry=self.retry, sleep=p.sleep, deadline=lambda: self.deadline)
 
         self.credentials: Credentials = credentials_from(token_endpoint, username=username, password=password,
                                                          client_id=client_id, client_secret=client_secret,
                                                          clock=p.clock)
-        self._http = httpx.Client(base_url=self.instance_url, timeout=p.timeouts, transport=p.transport,
-                                  auth=self.credentials, follow_redirects=False, cookies=no_cookies(),
+        self._http = CookielessClient(base_url=self.instance_url, timeout=p.timeouts, transport=p.transport,
+                                  auth=self.credentials, follow_redirects=False,
                                   headers={"Accept": "application/json", "User-Agent": USER_AGENT})
         self.last_server_date: str | None = None
 
