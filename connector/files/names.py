@@ -19,12 +19,12 @@ caller (ledger ``original_name``, the run's ``repairs`` metadata).
 from __future__ import annotations
 
 import re
-import unicodedata
 
 MAX_NAME_BYTES = 255
 
 _SEPARATORS = re.compile(r"[/\\]")
 _WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, all 65 of them (a regex, not a loop per character)
 # Bidi embeddings, overrides and isolates: format characters, but they disguise an extension.
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"))
 
@@ -59,7 +59,7 @@ def extension(file_name: str) -> str:
 def _clean(text: str) -> str:
     # Tabs and newlines are whitespace (a space between words), the other control characters go.
     text = _WHITESPACE.sub(" ", text.translate(_BIDI))
-    return _WHITESPACE.sub(" ", "".join(ch for ch in text if unicodedata.category(ch) != "Cc"))
+    return _WHITESPACE.sub(" ", _CONTROL.sub("", text))
 
 
 def _truncate(text: str, max_bytes: int) -> str:
