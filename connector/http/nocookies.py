@@ -35,12 +35,13 @@ class _NoCookies(httpx.Cookies):
 class CookielessClient(httpx.Client):
     """``httpx.Client`` with no cookie jar to speak of (``cookies=`` is ignored)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        self._no_cookies = _NoCookies()  # one per client: ``cookies.set`` would bypass the policy
+        super().__init__(**kwargs)
+
     @property
     def cookies(self) -> httpx.Cookies:
-        jar = self.__dict__.get("_no_cookies")
-        if jar is None:
-            jar = self.__dict__["_no_cookies"] = _NoCookies()
-        return jar
+        return self._no_cookies
 
     @cookies.setter
     def cookies(self, value: Any) -> None:

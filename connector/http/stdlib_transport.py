@@ -16,7 +16,6 @@ What this module adds:
   (``http.client`` sends them apart, which costs a packet and, on a kept-alive connection the server
   has just closed, turns "not answered" into a broken pipe halfway through the request); header
   names and values are checked before anything is sent;
-
 - idle connections per origin, newest first, at most ``max_keepalive`` of them, each dropped after
   ``keepalive_expiry`` seconds idle or when the server has closed it (readable while idle);
 - at most ``max_connections`` exchanges at once (``_slots``), each waiting for a connection at most
@@ -112,7 +111,7 @@ class _Body(httpx.SyncByteStream):
     connection back to the pool when the whole body was read and the server keeps it open."""
 
     def __init__(self, pool: StdlibTransport, origin: Origin, conn: http.client.HTTPConnection,
-                 resp: http.client.HTTPResponse, request: httpx.Request) -> None:
+                 resp: _Response, request: httpx.Request) -> None:
         self._pool, self._origin, self._conn, self._resp, self._request = pool, origin, conn, resp, request
         self._closed = False
         self._complete = False  # the body was read to its end without error
@@ -191,7 +190,6 @@ class StdlibTransport(httpx.BaseTransport):
             conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        conn.response_class = _Response
         try:
             conn.connect()
         except TimeoutError as exc:
